@@ -1,0 +1,162 @@
+//! The command line every pipeline binary gets: `run` and `describe`.
+//!
+//! Bad flags and bad settings exit with code 2 and a message naming the
+//! setting; a failed run exits with 1; a finished run prints a one-line
+//! summary on stderr (stdout is left to the data).
+
+use crate::config::Settings;
+use crate::exec::{GraphFormat, PipelineDef, RunOptions};
+use crate::PipelineError;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline until its input ends (or forever, for unbounded
+    /// sources).
+    Run(RunArgs),
+    /// Print the pipeline's graph without running it.
+    Describe(DescribeArgs),
+}
+
+/// Options shared by `run` and `describe`.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Instances of each keyed stage and splittable source.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallelism: Option<u32>,
+    /// Override a source or sink setting, e.g. `--set lines.port=9999`.
+    #[arg(long = "set", value_name = "NAME.KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Read settings from a TOML file: `[NAME]` tables of settings and an
+    /// optional top-level `parallelism`. `--set` wins over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Do not print the summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Options of `describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: GraphFormat,
+}
+
+impl CommonArgs {
+    /// The run options these flags give.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipeline_runtime::cli::CommonArgs;
+    /// let args = CommonArgs { parallelism: Some(2), set: vec!["lines.port=1".into()], config: None };
+    /// let opts = args.options().unwrap();
+    /// assert_eq!(opts.parallelism, Some(2));
+    /// ```
+    pub fn options(&self) -> Result<RunOptions, PipelineError> {
+        let mut settings = Settings::default();
+        for s in &self.set {
+            settings.set(s)?;
+        }
+        if let Some(path) = &self.config {
+            settings.load_file(path)?;
+        }
+        Ok(RunOptions {
+            parallelism: self.parallelism.map(|p| p as usize),
+            settings,
+        })
+    }
+}
+
+/// The `--help` paragraph listing the pipeline's sources and sinks.
+fn connectors_help<P: PipelineDef>() -> String {
+    let mut text = String::new();
+    for (role, heading) in [("source", "Sources:"), ("sink", "Sinks:")] {
+        let rows: Vec<String> = P::CONNECTORS
+            .iter()
+            .filter(|c| c.0 == role)
+            .map(|c| format!("  {:<16} {}", c.1, c.2))
+            .collect();
+        if !rows.is_empty() {
+            text.push_str(heading);
+            text.push('\n');
+            text.push_str(&rows.join("\n"));
+            text.push_str("\n\n");
+        }
+    }
+    text.push_str("Override a setting with `--set NAME.KEY=VALUE`; see `describe` for the graph.");
+    text
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PIPELINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Parses the command line and runs or describes the pipeline `P`.
+pub fn main<P: PipelineDef>() -> ExitCode {
+    let command = Cli::command()
+        .name(P::NAME)
+        .about(if P::ABOUT.is_empty() { None } else { Some(P::ABOUT) })
+        .after_help(connectors_help::<P>());
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    init_logging();
+    let result = match &cli.command {
+        Command::Run(args) => args.common.options().and_then(P::run_with).map(|outcome| {
+            if !args.quiet {
+                eprintln!("{}", outcome.summary());
+            }
+        }),
+        Command::Describe(args) => args
+            .common
+            .options()
+            .and_then(P::describe)
+            .map(|graph| print!("{}", graph.render(args.format))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

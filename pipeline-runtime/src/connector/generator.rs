@@ -1,0 +1,180 @@
+//! Generated input: a function of the record's index (splittable over
+//! instances, optionally rate-limited), or any iterator.
+
+use super::{NoSettings, SourceConnector, SourceCtx};
+use crate::exec::channel::BATCH;
+use crate::exec::origin::{Fill, Origin, RunEnv};
+use crate::Result;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Settings of the generator source.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorSettings {
+    /// How many records; unbounded when absent.
+    pub count: Option<u64>,
+    /// Records per second over all instances; as fast as possible when
+    /// absent.
+    pub rate: Option<u64>,
+}
+
+/// Generates `record(i)` for `i` in `0..count`. Indices are split over the
+/// parallel instances (instance `k` of `p` makes `k, k+p, k+2p, ..`), so the
+/// records made are the same whatever the parallelism.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline::prelude::*;
+///
+/// pipeline! {
+///     pipeline Squares {
+///         source xs: u64 = generator(count: 1000, record: |i: u64| i * i);
+///         xs -> filter(|x: &u64| x % 2 == 1) -> sink collect(name: "out");
+///     }
+/// }
+///
+/// let got: Vec<u64> = Squares::run_with(RunOptions::default().with_parallelism(2))
+///     .unwrap().collected("out").unwrap();
+/// assert_eq!(got.len(), 500);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Generator<F> {
+    record: F,
+}
+
+impl<F> Generator<F> {
+    /// Makes records with `record(index)`.
+    pub fn new(record: F) -> Self {
+        Generator { record }
+    }
+}
+
+impl<T, F> SourceConnector<T> for Generator<F>
+where
+    T: Send + 'static,
+    F: FnMut(u64) -> T + Clone + Send + 'static,
+{
+    type Settings = GeneratorSettings;
+    const KIND: &'static str = "generator";
+
+    fn instances(
+        self,
+        settings: GeneratorSettings,
+        ctx: &mut SourceCtx,
+    ) -> Result<Vec<Box<dyn Origin<T>>>> {
+        let p = ctx.parallelism() as u64;
+        Ok((0..p)
+            .map(|k| {
+                Box::new(GeneratorOrigin {
+                    record: self.record.clone(),
+                    next: k,
+                    step: p,
+                    end: settings.count.unwrap_or(u64::MAX),
+                    rate: settings.rate.map(|r| (r as f64 / p as f64).max(f64::MIN_POSITIVE)),
+                    made: 0,
+                    started: None,
+                }) as Box<dyn Origin<T>>
+            })
+            .collect())
+    }
+}
+
+struct GeneratorOrigin<F> {
+    record: F,
+    next: u64,
+    step: u64,
+    end: u64,
+    /// Records per second for this instance.
+    rate: Option<f64>,
+    made: u64,
+    started: Option<Instant>,
+}
+
+impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
+    fn open(&mut self, _env: &RunEnv) -> Result<()> {
+        self.started = Some(Instant::now());
+        Ok(())
+    }
+
+    fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        let batch = match self.rate {
+            // About ten batches a second keeps a slow stream smooth.
+            Some(rate) => ((rate / 10.0) as usize).clamp(1, BATCH),
+            None => BATCH,
+        };
+        for _ in 0..batch {
+            if self.next >= self.end {
+                return Ok(Fill::End);
+            }
+            buf.push((self.record)(self.next));
+            self.made += 1;
+            self.next = self.next.saturating_add(self.step);
+        }
+        if let (Some(rate), Some(started)) = (self.rate, self.started) {
+            let due = started + Duration::from_secs_f64(self.made as f64 / rate);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        Ok(if self.next >= self.end { Fill::End } else { Fill::More })
+    }
+}
+
+/// Emits the items of an iterator, in order, from one instance.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline::prelude::*;
+///
+/// pipeline! {
+///     pipeline Letters {
+///         source cs: char = iter(items: "abc".chars().collect::<Vec<_>>());
+///         cs -> map(|c: char| c.to_ascii_uppercase()) -> sink collect(name: "out");
+///     }
+/// }
+///
+/// let got: Vec<char> = Letters::run_default().unwrap().collected("out").unwrap();
+/// assert_eq!(got, vec!['A', 'B', 'C']);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Iter<I> {
+    items: I,
+}
+
+impl<I> Iter<I> {
+    /// Emits the items of `items`.
+    pub fn new(items: I) -> Self {
+        Iter { items }
+    }
+}
+
+impl<T, I> SourceConnector<T> for Iter<I>
+where
+    T: Send + 'static,
+    I: IntoIterator<Item = T> + 'static,
+    I::IntoIter: Send + 'static,
+{
+    type Settings = NoSettings;
+    const KIND: &'static str = "iter";
+
+    fn instances(self, _s: NoSettings, _ctx: &mut SourceCtx) -> Result<Vec<Box<dyn Origin<T>>>> {
+        Ok(vec![Box::new(IterOrigin(self.items.into_iter()))])
+    }
+}
+
+struct IterOrigin<I>(I);
+
+impl<T: Send, I: Iterator<Item = T> + Send> Origin<T> for IterOrigin<I> {
+    fn open(&mut self, _env: &RunEnv) -> Result<()> {
+        Ok(())
+    }
+
+    fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        buf.extend(self.0.by_ref().take(BATCH));
+        Ok(if buf.len() < BATCH { Fill::End } else { Fill::More })
+    }
+}

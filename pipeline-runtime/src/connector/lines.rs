@@ -1,0 +1,143 @@
+//! What every text source and sink shares: reading lines and decoding them
+//! under the bad-input policy, and encoding records into buffered output.
+
+use super::BadInput;
+use crate::exec::channel::BATCH;
+use crate::exec::origin::{Fill, Origin, RunEnv};
+use crate::format::{Decode, Encode};
+use crate::operator::Push;
+use crate::{PipelineError, Position, Result};
+use std::marker::PhantomData;
+
+/// Something that yields lines of text with their input's name and line
+/// number: files, socket connections, stdin.
+pub(crate) trait LineReader: Send + 'static {
+    /// Opens the input (on the task's thread).
+    fn open(&mut self, env: &RunEnv) -> Result<()>;
+
+    /// Reads up to `max` lines, calling `f(input, line_number, line)` for
+    /// each (line endings removed). Returns `false` once all input has
+    /// ended.
+    fn read<F>(&mut self, max: usize, f: F) -> Result<bool>
+    where
+        F: FnMut(&str, u64, &str) -> Result<()>;
+}
+
+/// Removes a trailing `\n` or `\r\n`.
+pub(crate) fn trim_line_end(line: &str) -> &str {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
+/// A source instance: lines from `R`, decoded by `D`, bad records handled by
+/// the source's policy.
+pub(crate) struct LineOrigin<R, D, T> {
+    pub(crate) reader: R,
+    pub(crate) decoder: D,
+    pub(crate) bad: BadInput,
+    pub(crate) header: bool,
+    pub(crate) _t: PhantomData<fn() -> T>,
+}
+
+impl<R, D, T> Origin<T> for LineOrigin<R, D, T>
+where
+    R: LineReader,
+    D: Decode<T>,
+    T: Send,
+{
+    fn open(&mut self, env: &RunEnv) -> Result<()> {
+        self.bad.open(env);
+        self.reader.open(env)
+    }
+
+    fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        let (decoder, bad, header) = (&mut self.decoder, &mut self.bad, self.header);
+        let more = self.reader.read(BATCH, |input, line_no, text| {
+            if header && line_no == 1 {
+                return decoder
+                    .header(text)
+                    .or_else(|e| bad.handle(|| Position::line(input, line_no), text, e));
+            }
+            if text.is_empty() && decoder.skips_blank_lines() {
+                return Ok(());
+            }
+            match decoder.decode(text) {
+                Ok(record) => {
+                    buf.push(record);
+                    Ok(())
+                }
+                Err(e) => bad.handle(|| Position::line(input, line_no), text, e),
+            }
+        })?;
+        self.bad.flush()?;
+        if more {
+            Ok(Fill::More)
+        } else {
+            self.bad.finish()?;
+            Ok(Fill::End)
+        }
+    }
+}
+
+/// Where encoded bytes go: stdout or a shared file.
+pub trait Output: Send + 'static {
+    /// Writes a chunk of whole lines.
+    fn write(&mut self, bytes: &[u8]) -> Result<()>;
+    /// Flushes to the OS at the end of input.
+    fn close(&mut self) -> Result<()>;
+}
+
+/// Bytes kept per writer before they are written out.
+const OUT_BUFFER: usize = 64 * 1024;
+
+/// A sink instance: records encoded by `E` into a buffer, written to `O`
+/// after each batch and when the buffer fills.
+#[derive(Debug)]
+pub struct EncodedWriter<E, O> {
+    pub(crate) sink: String,
+    pub(crate) encoder: E,
+    pub(crate) out: O,
+    pub(crate) buf: Vec<u8>,
+}
+
+impl<E, O> EncodedWriter<E, O> {
+    pub(crate) fn new(sink: &str, encoder: E, out: O) -> Self {
+        EncodedWriter {
+            sink: sink.to_owned(),
+            encoder,
+            out,
+            buf: Vec::with_capacity(OUT_BUFFER),
+        }
+    }
+}
+
+impl<T, E: Encode<T>, O: Output> Push<T> for EncodedWriter<E, O> {
+    #[inline]
+    fn push(&mut self, item: T) -> Result<()> {
+        self.encoder
+            .encode(&item, &mut self.buf)
+            .map_err(|e| PipelineError::Sink {
+                sink: self.sink.clone(),
+                message: format!("cannot encode a record: {e}"),
+                retryable: false,
+            })?;
+        if self.buf.len() >= OUT_BUFFER {
+            self.out.write(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.out.write(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.flush()?;
+        self.out.close()
+    }
+}

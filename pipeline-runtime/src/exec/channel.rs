@@ -1,0 +1,248 @@
+//! Bounded channels between tasks: batches of records plus control messages.
+//!
+//! A task's chain ends in one of the senders here when the graph continues in
+//! another task (a keyed exchange, a fan-out, a union); the next task starts
+//! from a [`ChannelOrigin`]. Channels are bounded, so a slow consumer slows
+//! its producers down (backpressure) instead of buffering without limit.
+
+use super::origin::{Fill, Origin, RunEnv};
+use crate::operator::Push;
+use crate::{PipelineError, Result};
+use crossbeam_channel::{Receiver, Sender};
+use std::hash::{BuildHasher, Hash};
+
+/// Records per batch sent across a channel.
+pub const BATCH: usize = 1024;
+/// Batches a channel holds before its senders block.
+pub const CAPACITY: usize = 16;
+
+/// What travels across a channel. Watermarks and checkpoint barriers join
+/// this protocol as further control messages.
+#[derive(Debug)]
+pub enum Message<T> {
+    /// A batch of records.
+    Batch(Vec<T>),
+    /// One upstream instance has no more input.
+    End,
+}
+
+/// A fresh bounded channel.
+pub(crate) fn channel<T>() -> (Sender<Message<T>>, Receiver<Message<T>>) {
+    crossbeam_channel::bounded(CAPACITY)
+}
+
+fn send<T>(tx: &Sender<Message<T>>, msg: Message<T>) -> Result<()> {
+    tx.send(msg).map_err(|_| PipelineError::Cancelled)
+}
+
+/// Receives batches until every upstream instance has sent [`Message::End`].
+#[derive(Debug)]
+pub(crate) struct ChannelOrigin<T> {
+    rx: Receiver<Message<T>>,
+    open_senders: usize,
+}
+
+impl<T> ChannelOrigin<T> {
+    pub(crate) fn new(rx: Receiver<Message<T>>, senders: usize) -> Self {
+        ChannelOrigin {
+            rx,
+            open_senders: senders,
+        }
+    }
+}
+
+impl<T: Send> Origin<T> for ChannelOrigin<T> {
+    fn open(&mut self, _env: &RunEnv) -> Result<()> {
+        Ok(())
+    }
+
+    fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        if self.open_senders == 0 {
+            return Ok(Fill::End);
+        }
+        loop {
+            match self.rx.recv() {
+                Ok(Message::Batch(batch)) => {
+                    *buf = batch;
+                    return Ok(Fill::More);
+                }
+                Ok(Message::End) => {
+                    self.open_senders -= 1;
+                    if self.open_senders == 0 {
+                        return Ok(Fill::End);
+                    }
+                }
+                // Every sender is gone without sending `End`: upstream failed.
+                Err(_) => return Err(PipelineError::Cancelled),
+            }
+        }
+    }
+}
+
+/// The instance of `parallelism` that owns `key`: keys hash into key groups
+/// (a fixed number, the maximum parallelism), and key groups are split into
+/// contiguous ranges, one per instance, as Flink does. Fixing the number of
+/// key groups lets keyed state be rescaled later.
+#[inline]
+pub fn instance_for_key<K: Hash + ?Sized>(key: &K, parallelism: usize) -> usize {
+    let hash = rustc_hash::FxBuildHasher.hash_one(key);
+    let group = (hash % MAX_PARALLELISM as u64) as usize;
+    group * parallelism / MAX_PARALLELISM
+}
+
+/// Number of key groups: the largest parallelism keyed state can be spread
+/// over.
+pub const MAX_PARALLELISM: usize = 128;
+
+/// Sends `(key, record)` pairs to the instance that owns the key.
+#[derive(Debug)]
+pub(crate) struct HashSender<K, T> {
+    targets: Vec<Sender<Message<(K, T)>>>,
+    bufs: Vec<Vec<(K, T)>>,
+}
+
+impl<K, T> HashSender<K, T> {
+    pub(crate) fn new(targets: Vec<Sender<Message<(K, T)>>>) -> Self {
+        let bufs = targets.iter().map(|_| Vec::with_capacity(BATCH)).collect();
+        HashSender { targets, bufs }
+    }
+}
+
+impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
+    #[inline]
+    fn push(&mut self, item: (K, T)) -> Result<()> {
+        let i = instance_for_key(&item.0, self.targets.len());
+        let buf = &mut self.bufs[i];
+        buf.push(item);
+        if buf.len() >= BATCH {
+            let full = std::mem::replace(buf, Vec::with_capacity(BATCH));
+            send(&self.targets[i], Message::Batch(full))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        for (buf, tx) in self.bufs.iter_mut().zip(&self.targets) {
+            if !buf.is_empty() {
+                let part = std::mem::replace(buf, Vec::with_capacity(BATCH));
+                send(tx, Message::Batch(part))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.flush()?;
+        for tx in &self.targets {
+            send(tx, Message::End)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends every record to one downstream instance, or a copy to each of
+/// several consumers (fan-out).
+#[derive(Debug)]
+pub(crate) struct ForwardSender<T> {
+    targets: Vec<Sender<Message<T>>>,
+    buf: Vec<T>,
+}
+
+impl<T> ForwardSender<T> {
+    pub(crate) fn new(targets: Vec<Sender<Message<T>>>) -> Self {
+        ForwardSender {
+            targets,
+            buf: Vec::with_capacity(BATCH),
+        }
+    }
+}
+
+impl<T: Clone> ForwardSender<T> {
+    fn send_buf(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+        if let Some((last, rest)) = self.targets.split_last() {
+            for tx in rest {
+                send(tx, Message::Batch(batch.clone()))?;
+            }
+            send(last, Message::Batch(batch))?;
+        }
+        Ok(())
+    }
+}
+
+impl<T: Clone> Push<T> for ForwardSender<T> {
+    #[inline]
+    fn push(&mut self, item: T) -> Result<()> {
+        self.buf.push(item);
+        if self.buf.len() >= BATCH {
+            self.send_buf()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.send_buf()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.send_buf()?;
+        for tx in &self.targets {
+            send(tx, Message::End)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_spread_over_all_instances_and_stay_put() {
+        let mut seen = [0usize; 4];
+        for k in 0..10_000u64 {
+            let i = instance_for_key(&k, 4);
+            assert_eq!(i, instance_for_key(&k, 4));
+            seen[i] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 1_500), "{seen:?}");
+        assert_eq!(instance_for_key(&"x", 1), 0);
+    }
+
+    #[test]
+    fn hash_sender_batches_and_ends_every_target() {
+        let (tx0, rx0) = channel::<(u64, u64)>();
+        let (tx1, rx1) = channel::<(u64, u64)>();
+        let mut s = HashSender::new(vec![tx0, tx1]);
+        for k in 0..100 {
+            s.push((k, k)).unwrap();
+        }
+        s.finish().unwrap();
+        let env = RunEnv::for_tests();
+        let mut total = 0;
+        for rx in [rx0, rx1] {
+            let mut o = ChannelOrigin::new(rx, 1);
+            o.open(&env).unwrap();
+            let mut buf = Vec::new();
+            while let Fill::More = o.fill(&mut buf).unwrap() {
+                for (k, _) in buf.drain(..) {
+                    total += 1;
+                    let _ = k;
+                }
+            }
+        }
+        assert_eq!(total, 100);
+    }
+
+    #[test]
+    fn a_vanished_upstream_is_reported_as_cancelled() {
+        let (tx, rx) = channel::<u64>();
+        drop(tx);
+        let mut o = ChannelOrigin::new(rx, 1);
+        let mut buf = Vec::new();
+        assert!(matches!(o.fill(&mut buf), Err(PipelineError::Cancelled)));
+    }
+}

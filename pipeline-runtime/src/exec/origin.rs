@@ -1,0 +1,69 @@
+//! Where a task's records come from: the [`Origin`] trait, and what a task
+//! instance sees of the run ([`RunEnv`]).
+//!
+//! Origins are the one place with dynamic dispatch in a task: one virtual
+//! call fills a whole batch, and the batch is then pushed through the fused,
+//! statically dispatched chain.
+
+use crate::exec::metrics::Metrics;
+use crate::Result;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What [`Origin::fill`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// The buffer holds a batch (possibly empty); call again.
+    More,
+    /// The input has ended; the buffer may hold a last batch.
+    End,
+}
+
+/// The start of a task: a source instance or the receiving end of a channel.
+pub trait Origin<T>: Send {
+    /// Prepares to read (opens files, connects sockets). Runs on the task's
+    /// own thread, at the start of the run.
+    fn open(&mut self, env: &RunEnv) -> Result<()>;
+
+    /// Puts the next batch of records into `buf` (which is empty).
+    fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill>;
+}
+
+/// What every task instance shares with the run: counters, the I/O reactor,
+/// and the flag that tells it to stop because another task failed.
+#[derive(Debug, Clone)]
+pub struct RunEnv {
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) io: tokio::runtime::Handle,
+    pub(crate) cancelled: Arc<AtomicBool>,
+}
+
+impl RunEnv {
+    /// Whether the run is being stopped.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// The tokio runtime that drives network I/O.
+    pub fn io(&self) -> &tokio::runtime::Handle {
+        &self.io
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        use std::sync::OnceLock;
+        static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+        let rt = RT.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a test runtime can be built")
+        });
+        RunEnv {
+            metrics: Arc::new(Metrics::new(64)),
+            io: rt.handle().clone(),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}

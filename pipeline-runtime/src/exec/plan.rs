@@ -1,0 +1,273 @@
+//! The plan a pipeline builds: its graph, its tasks, and its settings.
+
+use super::graph::{EdgeKind, Graph, NodeKind};
+use super::segment::{SourceSeg, TaskInstance};
+use super::stream::Stream;
+use super::channel::{ChannelOrigin, ForwardSender, channel};
+use crate::config::Settings;
+use crate::connector::collect::Collectors;
+use crate::connector::{BadInputPolicy, DeadLetter, SourceConnector, SourceCtx};
+use crate::exec::origin::Origin;
+use crate::operator::{Identity, MeterSet};
+use crate::{ConfigError, PipelineError, Result};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+type TaskFactory = Box<dyn FnOnce(&MeterSet) -> Vec<Box<dyn TaskInstance>>>;
+
+/// Everything a pipeline has built so far.
+pub struct Plan {
+    pub(crate) graph: Graph,
+    pub(crate) parallelism: usize,
+    pub(crate) settings: Settings,
+    pub(crate) names: Vec<(String, NodeKind, &'static str)>,
+    pub(crate) tasks: Vec<(String, TaskFactory)>,
+    pub(crate) collectors: Collectors,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("graph", &self.graph)
+            .field("parallelism", &self.parallelism)
+            .field("tasks", &self.tasks.len())
+            .finish()
+    }
+}
+
+impl Plan {
+    pub(crate) fn add_task<F>(&mut self, name: String, factory: F)
+    where
+        F: FnOnce(&MeterSet) -> Vec<Box<dyn TaskInstance>> + 'static,
+    {
+        self.tasks.push((name, Box::new(factory)));
+    }
+
+    /// Registers a source or sink name, which must be unique, and returns
+    /// its settings with overrides applied.
+    pub(crate) fn claim<S>(
+        &mut self,
+        name: &str,
+        kind: NodeKind,
+        connector: &'static str,
+        defaults: S,
+    ) -> Result<S>
+    where
+        S: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        if self.names.iter().any(|(n, _, _)| n == name) {
+            return Err(ConfigError::Invalid {
+                name: name.to_owned(),
+                message: "this name is used by two sources or sinks".into(),
+            }
+            .into());
+        }
+        self.names.push((name.to_owned(), kind, connector));
+        Ok(self.settings.resolve(name, defaults)?)
+    }
+
+    /// Fails if a setting names no source or sink.
+    pub(crate) fn check_settings(&self) -> Result<(), ConfigError> {
+        for name in self.settings.names() {
+            if !self.names.iter().any(|(n, _, _)| n == name) {
+                let known: Vec<&str> = self.names.iter().map(|(n, _, _)| n.as_str()).collect();
+                return Err(ConfigError::UnknownName {
+                    name: name.to_owned(),
+                    known: known.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a pipeline: sources come from here, everything else from the
+/// streams they return. The `pipeline!` macro writes these calls; they can
+/// also be written by hand.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::connector::generator::Iter;
+/// use pipeline_runtime::connector::collect::Collect;
+/// use pipeline_runtime::connector::BadInputPolicy;
+/// use pipeline_runtime::exec::{PipelineBuilder, RunOptions};
+///
+/// let b = PipelineBuilder::new("Squares", RunOptions::default());
+/// let xs = b.source("xs", Iter::new(1..=3_u64), Default::default(), BadInputPolicy::Fail).unwrap();
+/// xs.map(|x| x * x).sink("out", Collect, Default::default()).unwrap();
+/// let outcome = b.run().unwrap();
+/// let mut got: Vec<u64> = outcome.collected("out").unwrap();
+/// got.sort();
+/// assert_eq!(got, vec![1, 4, 9]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PipelineBuilder {
+    pub(crate) plan: Rc<RefCell<Plan>>,
+}
+
+impl PipelineBuilder {
+    /// A builder for the pipeline `name`, run with `options`.
+    pub fn new(name: &str, options: super::RunOptions) -> Self {
+        let parallelism = options
+            .parallelism
+            .or(options.settings.parallelism)
+            .unwrap_or(1)
+            .max(1);
+        PipelineBuilder {
+            plan: Rc::new(RefCell::new(Plan {
+                graph: Graph {
+                    name: name.to_owned(),
+                    ..Graph::default()
+                },
+                parallelism,
+                settings: options.settings,
+                names: Vec::new(),
+                tasks: Vec::new(),
+                collectors: Collectors::default(),
+            })),
+        }
+    }
+
+    /// The parallelism keyed stages run at.
+    pub fn parallelism(&self) -> usize {
+        self.plan.borrow().parallelism
+    }
+
+    /// The graph built so far.
+    pub fn graph(&self) -> super::Graph {
+        self.plan.borrow().graph.clone()
+    }
+
+    /// Adds the source `name`; `settings` are its defaults, overridable by
+    /// name. Records it cannot decode are handled by `policy`
+    /// ([`BadInputPolicy::DeadLetter`] needs
+    /// [`source_with_dead_letters`](Self::source_with_dead_letters)).
+    pub fn source<T, C>(
+        &self,
+        name: &str,
+        connector: C,
+        settings: C::Settings,
+        policy: BadInputPolicy,
+    ) -> Result<Stream<T, SourceSeg<T, Identity>>>
+    where
+        T: Send + 'static,
+        C: SourceConnector<T>,
+    {
+        if policy == BadInputPolicy::DeadLetter {
+            return Err(PipelineError::Executor(format!(
+                "source `{name}`: a dead-letter policy needs a dead-letter stream"
+            )));
+        }
+        Ok(self.add_source(name, connector, settings, policy, false)?.0)
+    }
+
+    /// Adds the source `name` whose undecodable records go to the returned
+    /// dead-letter stream.
+    #[allow(clippy::type_complexity)]
+    pub fn source_with_dead_letters<T, C>(
+        &self,
+        name: &str,
+        connector: C,
+        settings: C::Settings,
+    ) -> Result<(
+        Stream<T, SourceSeg<T, Identity>>,
+        Stream<DeadLetter, SourceSeg<DeadLetter, Identity>>,
+    )>
+    where
+        T: Send + 'static,
+        C: SourceConnector<T>,
+    {
+        let (records, dead) =
+            self.add_source(name, connector, settings, BadInputPolicy::DeadLetter, true)?;
+        let dead = dead.ok_or_else(|| {
+            PipelineError::Executor(format!("source `{name}` made no dead-letter stream"))
+        })?;
+        Ok((records, dead))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn add_source<T, C>(
+        &self,
+        name: &str,
+        connector: C,
+        settings: C::Settings,
+        policy: BadInputPolicy,
+        dead_letters: bool,
+    ) -> Result<(
+        Stream<T, SourceSeg<T, Identity>>,
+        Option<Stream<DeadLetter, SourceSeg<DeadLetter, Identity>>>,
+    )>
+    where
+        T: Send + 'static,
+        C: SourceConnector<T>,
+    {
+        let mut plan = self.plan.borrow_mut();
+        let settings = plan.claim(name, NodeKind::Source, C::KIND, settings)?;
+        let node = plan.graph.nodes.len();
+        let parallelism = plan.parallelism;
+        let (dead_tx, dead_rx) = channel::<DeadLetter>();
+        let mut ctx = SourceCtx {
+            name: name.to_owned(),
+            parallelism,
+            node,
+            policy,
+            dead_letters: (0..parallelism)
+                .map(|_| dead_letters.then(|| ForwardSender::new(vec![dead_tx.clone()])))
+                .collect(),
+            dead_taken: 0,
+        };
+        drop(dead_tx);
+        let origins = connector.instances(settings, &mut ctx)?;
+        let instances = origins.len();
+        if instances == 0 {
+            return Err(PipelineError::Source {
+                source_name: name.to_owned(),
+                message: "has nothing to read".into(),
+                retryable: false,
+            });
+        }
+        let added = plan.graph.add_node(
+            format!("source {name} ({})", C::KIND),
+            NodeKind::Source,
+            instances,
+        );
+        debug_assert_eq!(added, node);
+        // Instances the connector did not use must not hold the dead-letter
+        // channel open.
+        ctx.dead_letters.clear();
+        let dead_senders = ctx.dead_taken;
+        drop(ctx);
+        drop(plan);
+        let records = Stream::new(
+            self.plan.clone(),
+            SourceSeg {
+                origins,
+                stage: Identity,
+                task: name.to_owned(),
+            },
+            node,
+            EdgeKind::Fused,
+        );
+        let dead = dead_letters.then(|| {
+            let origin: Box<dyn Origin<DeadLetter>> =
+                Box::new(ChannelOrigin::new(dead_rx, dead_senders));
+            Stream::new(
+                self.plan.clone(),
+                SourceSeg {
+                    origins: vec![origin],
+                    stage: Identity,
+                    task: format!("{name}.dead_letters"),
+                },
+                node,
+                EdgeKind::Forward,
+            )
+        });
+        Ok((records, dead))
+    }
+
+    /// Runs the pipeline built so far to the end of its input.
+    pub fn run(self) -> Result<super::RunOutcome> {
+        super::run::execute(self)
+    }
+}

@@ -1,0 +1,247 @@
+//! The continuous executor: one thread per task instance, records flowing
+//! as they arrive, the run ending when every source is exhausted.
+
+use super::graph::{Graph, NodeKind};
+use super::metrics::Metrics;
+use super::origin::RunEnv;
+use super::plan::PipelineBuilder;
+use crate::config::Settings;
+use crate::connector::collect::{CollectError, Collectors};
+use crate::operator::MeterSet;
+use crate::{PipelineError, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to run a pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Instances of each keyed stage (and of sources that can split);
+    /// `None` means the config file's value, or 1.
+    pub parallelism: Option<usize>,
+    /// Overrides of connector settings.
+    pub settings: Settings,
+}
+
+impl RunOptions {
+    /// Options with `parallelism` set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipeline_runtime::exec::RunOptions;
+    /// assert_eq!(RunOptions::default().with_parallelism(4).parallelism, Some(4));
+    /// ```
+    pub fn with_parallelism(mut self, parallelism: usize) -> Self {
+        self.parallelism = Some(parallelism);
+        self
+    }
+
+    /// Options with one more `NAME.KEY=VALUE` override.
+    pub fn with_setting(mut self, assignment: &str) -> Result<Self> {
+        self.settings.set(assignment)?;
+        Ok(self)
+    }
+}
+
+/// Counts of one graph node after a run.
+#[derive(Debug, Clone)]
+pub struct NodeStats {
+    /// The node's label.
+    pub label: String,
+    /// What the node is.
+    pub kind: NodeKind,
+    /// Records in.
+    pub records_in: u64,
+    /// Records out (for a sink: written).
+    pub records_out: u64,
+    /// Bad records skipped (sources with `on_error: skip`).
+    pub skipped: u64,
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The pipeline's graph.
+    pub graph: Graph,
+    /// Per-node counts, in graph order.
+    pub stats: Vec<NodeStats>,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+    collectors: Collectors,
+}
+
+impl RunOutcome {
+    /// Takes the records a `collect(name: ..)` sink gathered.
+    pub fn collected<T: Send + 'static>(&self, name: &str) -> Result<Vec<T>, CollectError> {
+        self.collectors.take(name)
+    }
+
+    /// The one-line summary printed at the end of a run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipeline_runtime::connector::{generator::Iter, collect::Collect, BadInputPolicy};
+    /// use pipeline_runtime::exec::{PipelineBuilder, RunOptions};
+    /// let b = PipelineBuilder::new("P", RunOptions::default());
+    /// b.source("xs", Iter::new(0..5_u32), Default::default(), BadInputPolicy::Fail).unwrap()
+    ///     .filter(|x| x % 2 == 0)
+    ///     .sink("out", Collect, Default::default()).unwrap();
+    /// let line = b.run().unwrap().summary();
+    /// assert!(line.contains("filter 5→3"), "{line}");
+    /// ```
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .stats
+            .iter()
+            .map(|s| {
+                let mut part = match s.kind {
+                    NodeKind::Source => format!("{} {}", s.label, s.records_out),
+                    NodeKind::Sink => format!("{} {}", s.label, s.records_in),
+                    NodeKind::Stage => {
+                        format!("{} {}→{}", s.label, s.records_in, s.records_out)
+                    }
+                };
+                if s.skipped > 0 {
+                    part.push_str(&format!(" ({} bad skipped)", s.skipped));
+                }
+                part
+            })
+            .collect();
+        format!(
+            "{} finished in {:.3}s: {}",
+            self.graph.name,
+            self.elapsed.as_secs_f64(),
+            parts.join(" | ")
+        )
+    }
+}
+
+/// Links every task of the plan and runs them, one thread per instance.
+pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let plan = std::rc::Rc::try_unwrap(builder.plan)
+        .map_err(|_| PipelineError::Executor("a stream of this pipeline was never ended with a sink".into()))?
+        .into_inner();
+    plan.check_settings()?;
+    let graph = plan.graph;
+    let metrics = Arc::new(Metrics::new(graph.nodes.len()));
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("pipeline-io")
+        .enable_all()
+        .build()
+        .map_err(|e| PipelineError::Executor(format!("cannot start the I/O runtime: {e}")))?;
+    let env = RunEnv {
+        metrics: metrics.clone(),
+        io: io.handle().clone(),
+        cancelled: Arc::new(AtomicBool::new(false)),
+    };
+    let meters = MeterSet {
+        metrics: metrics.clone(),
+    };
+    let mut handles = Vec::new();
+    for (name, factory) in plan.tasks {
+        for (i, instance) in factory(&meters).into_iter().enumerate() {
+            let env = env.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("{name}#{i}"))
+                .spawn(move || {
+                    let result = instance.run(&env);
+                    if result.is_err() {
+                        env.cancelled.store(true, Ordering::Relaxed);
+                    }
+                    result
+                })
+                .map_err(|e| PipelineError::Executor(format!("cannot start a worker thread: {e}")))?;
+            handles.push((format!("{name}#{i}"), handle));
+        }
+    }
+    let mut root_cause = None;
+    for (name, handle) in handles {
+        let result = handle.join().unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            env.cancelled.store(true, Ordering::Relaxed);
+            Err(PipelineError::Executor(format!("task `{name}` panicked: {what}")))
+        });
+        if let Err(e) = result {
+            match (&root_cause, &e) {
+                (None, _) | (Some(PipelineError::Cancelled), _) => root_cause = Some(e),
+                _ => {}
+            }
+        }
+    }
+    io.shutdown_background();
+    if let Some(e) = root_cause {
+        return Err(e);
+    }
+    let stats = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let (records_in, records_out, skipped) = metrics.node(i);
+            NodeStats {
+                label: n.label.clone(),
+                kind: n.kind,
+                records_in,
+                records_out,
+                skipped,
+            }
+        })
+        .collect();
+    Ok(RunOutcome {
+        graph,
+        stats,
+        elapsed: started.elapsed(),
+        collectors: plan.collectors,
+    })
+}
+
+/// A pipeline defined with `pipeline!`: its name and how to build it. The
+/// provided methods run it, describe it, or give it a command line.
+pub trait PipelineDef {
+    /// The pipeline's name.
+    const NAME: &'static str;
+    /// Its doc comment, shown by `--help`.
+    const ABOUT: &'static str = "";
+    /// Its sources and sinks as `(role, name, description)`, for `--help`.
+    const CONNECTORS: &'static [(&'static str, &'static str, &'static str)] = &[];
+
+    /// Builds the pipeline into `b`.
+    fn build(b: &PipelineBuilder) -> Result<()>;
+
+    /// Builds and runs the pipeline with `options`.
+    fn run_with(options: RunOptions) -> Result<RunOutcome> {
+        let b = PipelineBuilder::new(Self::NAME, options);
+        Self::build(&b)?;
+        b.run()
+    }
+
+    /// Builds and runs the pipeline with default options.
+    fn run_default() -> Result<RunOutcome> {
+        Self::run_with(RunOptions::default())
+    }
+
+    /// Builds the pipeline without running it, for its graph.
+    fn describe(options: RunOptions) -> Result<Graph> {
+        let b = PipelineBuilder::new(Self::NAME, options);
+        Self::build(&b)?;
+        b.plan.borrow().check_settings()?;
+        Ok(b.graph())
+    }
+
+    /// The binary's entry point: parses the command line and runs or
+    /// describes the pipeline. Returns the process exit code.
+    fn main() -> std::process::ExitCode
+    where
+        Self: Sized,
+    {
+        crate::cli::main::<Self>()
+    }
+}

@@ -1,0 +1,402 @@
+//! The typed stream builders: [`Stream`] and [`KeyedStream`].
+//!
+//! Each method adds one stage to the graph and returns a builder whose type
+//! records the stage, so the finished chain is one monomorphized type. A
+//! stage that does not fit its input is a type error at the call; stages
+//! that need a keyed (or an unkeyed) input say so through
+//! `#[diagnostic::on_unimplemented]` on [`NeedsKeyedInput`] and
+//! [`NeedsUnkeyedInput`].
+
+use super::channel::{ChannelOrigin, ForwardSender, channel};
+use super::graph::{EdgeKind, NodeKind};
+use super::plan::Plan;
+use super::segment::{KeyedSeg, Segment, SourceSeg};
+use crate::connector::{SinkConnector, SinkCtx};
+use crate::exec::origin::Origin;
+use crate::operator::{
+    AggregateStage, FilterMapStage, FilterStage, FlatMapStage, InspectStage, KeyByStage, MapStage,
+    ReduceStage,
+};
+use crate::operator::{Aggregate, Aggs, Identity, MeteredStage, StageFn};
+use crate::Result;
+use std::cell::RefCell;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+/// A stream of records of type `T`; `G` is its plan so far.
+pub struct Stream<T, G> {
+    plan: Rc<RefCell<Plan>>,
+    seg: G,
+    last: usize,
+    edge: EdgeKind,
+    _t: PhantomData<fn() -> T>,
+}
+
+/// A stream of `(key, value)` pairs after `key_by`, ready for per-key
+/// stages.
+pub struct KeyedStream<K, V, G> {
+    inner: Stream<(K, V), G>,
+}
+
+impl<T, G> std::fmt::Debug for Stream<T, G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream").field("last", &self.last).finish()
+    }
+}
+
+impl<K, V, G> std::fmt::Debug for KeyedStream<K, V, G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedStream").field("last", &self.inner.last).finish()
+    }
+}
+
+/// A stream type whose records are not keyed yet.
+#[diagnostic::on_unimplemented(
+    message = "this stage works per key, but its input stream is not keyed",
+    label = "needs a keyed stream",
+    note = "add `-> key_by(|record| ..)` before this stage to choose the key"
+)]
+pub trait NeedsKeyedInput {}
+
+/// A stream type that is keyed.
+#[diagnostic::on_unimplemented(
+    message = "this stage cannot follow `key_by`: a keyed stream only goes into per-key stages",
+    label = "input is keyed",
+    note = "after `key_by`, use `aggregate(..)` or `reduce(..)`; stages after those see plain records again"
+)]
+pub trait NeedsUnkeyedInput {}
+
+impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
+    pub(crate) fn new(plan: Rc<RefCell<Plan>>, seg: G, last: usize, edge: EdgeKind) -> Self {
+        Stream {
+            plan,
+            seg,
+            last,
+            edge,
+            _t: PhantomData,
+        }
+    }
+
+    /// Adds a stage node after the current last one.
+    fn node(&self, label: &str, parallelism: usize) -> usize {
+        let mut plan = self.plan.borrow_mut();
+        let node = plan
+            .graph
+            .add_node(label.to_owned(), NodeKind::Stage, parallelism);
+        plan.graph.add_edge(self.last, node, self.edge);
+        node
+    }
+
+    fn then<U, S>(self, label: &str, make: impl FnOnce(usize) -> S) -> Stream<U, G::Then<S>>
+    where
+        S: crate::operator::Stage<T, Out = U>,
+        U: Send + 'static,
+        G::Then<S>: Segment<U>,
+    {
+        let node = self.node(label, self.seg.parallelism());
+        Stream {
+            plan: self.plan,
+            seg: self.seg.then(make(node)),
+            last: node,
+            edge: EdgeKind::Fused,
+            _t: PhantomData,
+        }
+    }
+
+    /// `map(|record| ..)`: one output per record.
+    pub fn map<U, F>(self, f: F) -> Stream<U, G::Then<MapStage<F>>>
+    where
+        F: FnMut(T) -> U + Clone + Send + 'static,
+        U: Send + 'static,
+    {
+        self.then("map", |node| MapStage(StageFn { f, node }))
+    }
+
+    /// `filter(|record| ..)`: keeps the records for which `f` is true.
+    pub fn filter<F>(self, f: F) -> Stream<T, G::Then<FilterStage<F>>>
+    where
+        F: FnMut(&T) -> bool + Clone + Send + 'static,
+    {
+        self.then("filter", |node| FilterStage(StageFn { f, node }))
+    }
+
+    /// `filter_map(|record| ..)`: keeps the `Some` outputs.
+    pub fn filter_map<U, F>(self, f: F) -> Stream<U, G::Then<FilterMapStage<F>>>
+    where
+        F: FnMut(T) -> Option<U> + Clone + Send + 'static,
+        U: Send + 'static,
+    {
+        self.then("filter_map", |node| FilterMapStage(StageFn { f, node }))
+    }
+
+    /// `flat_map(|record| ..)`: any number of outputs per record.
+    pub fn flat_map<I, F>(self, f: F) -> Stream<I::Item, G::Then<FlatMapStage<F>>>
+    where
+        F: FnMut(T) -> I + Clone + Send + 'static,
+        I: IntoIterator,
+        I::Item: Send + 'static,
+    {
+        self.then("flat_map", |node| FlatMapStage(StageFn { f, node }))
+    }
+
+    /// `inspect(|record| ..)`: sees each record, passes it on unchanged.
+    pub fn inspect<F>(self, f: F) -> Stream<T, G::Then<InspectStage<F>>>
+    where
+        F: FnMut(&T) + Clone + Send + 'static,
+    {
+        self.then("inspect", |node| InspectStage(StageFn { f, node }))
+    }
+
+    /// `key_by(|record| key)`: pairs records with their key. At parallelism
+    /// above 1 the pairs are spread over the instances by key hash.
+    pub fn key_by<K, F>(self, f: F) -> KeyedStream<K, T, KeyedSeg<G, T, K, F, Identity>>
+    where
+        F: FnMut(&T) -> K + Clone + Send + 'static,
+        K: Hash + Eq + Clone + Send + 'static,
+    {
+        let parallelism = self.plan.borrow().parallelism;
+        let fused = parallelism == 1 && self.seg.parallelism() == 1;
+        let node = self.node("key_by", self.seg.parallelism());
+        KeyedStream {
+            inner: Stream {
+                plan: self.plan,
+                seg: KeyedSeg {
+                    up: self.seg,
+                    key: KeyByStage(StageFn { f, node }),
+                    down: Identity,
+                    fused,
+                    parallelism,
+                    task: "keyed".to_owned(),
+                    _types: PhantomData,
+                },
+                last: node,
+                edge: if fused { EdgeKind::Fused } else { EdgeKind::Hash },
+                _t: PhantomData,
+            },
+        }
+    }
+
+    /// Sends the stream to a sink named `name`.
+    pub fn sink<C>(self, name: &str, connector: C, settings: C::Settings) -> Result<()>
+    where
+        C: SinkConnector<T>,
+    {
+        let mut plan = self.plan.borrow_mut();
+        let settings = plan.claim(name, NodeKind::Sink, C::KIND, settings)?;
+        let parallelism = self.seg.parallelism();
+        let node = plan.graph.add_node(
+            format!("sink {name} ({})", C::KIND),
+            NodeKind::Sink,
+            parallelism,
+        );
+        plan.graph.add_edge(self.last, node, self.edge);
+        let ctx = SinkCtx {
+            name: name.to_owned(),
+            parallelism,
+            collectors: plan.collectors.clone(),
+        };
+        let writers = connector.writers(settings, &ctx)?;
+        self.seg.terminate(MeteredStage { node }, writers, &mut plan);
+        Ok(())
+    }
+
+    /// Splits the stream so `N` chains each see every record.
+    pub fn fan_out<const N: usize>(self) -> [Stream<T, SourceSeg<T, Identity>>; N]
+    where
+        T: Clone,
+    {
+        let parallelism = self.seg.parallelism();
+        let mut senders: Vec<Vec<_>> = (0..parallelism).map(|_| Vec::new()).collect();
+        let mut receivers: Vec<Vec<Box<dyn Origin<T>>>> = Vec::new();
+        for _ in 0..N {
+            let mut mine = Vec::new();
+            for to_instance in &mut senders {
+                let (tx, rx) = channel();
+                to_instance.push(tx);
+                mine.push(Box::new(ChannelOrigin::new(rx, 1)) as Box<dyn Origin<T>>);
+            }
+            receivers.push(mine);
+        }
+        let writers = senders.into_iter().map(ForwardSender::new).collect();
+        let plan = self.plan.clone();
+        let (last, edge) = (self.last, self.edge);
+        self.seg
+            .terminate(Identity, writers, &mut plan.borrow_mut());
+        let edge = if edge == EdgeKind::Fused { EdgeKind::Broadcast } else { edge };
+        let mut receivers = receivers.into_iter();
+        std::array::from_fn(|i| {
+            Stream::new(
+                plan.clone(),
+                SourceSeg {
+                    origins: receivers.next().unwrap_or_default(),
+                    stage: Identity,
+                    task: format!("fan-out {i}"),
+                },
+                last,
+                edge,
+            )
+        })
+    }
+
+    /// `union(other)`: the records of both streams, as one stream.
+    pub fn union<G2>(self, other: Stream<T, G2>) -> Stream<T, SourceSeg<T, Identity>>
+    where
+        G2: Segment<T>,
+        T: Clone,
+    {
+        let (pa, pb) = (self.seg.parallelism(), other.seg.parallelism());
+        let out = pa.max(pb);
+        let node = self.node("union", out);
+        self.plan
+            .borrow_mut()
+            .graph
+            .add_edge(other.last, node, EdgeKind::Forward);
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..out).map(|_| channel()).unzip();
+        let mut senders = vec![0; out];
+        let mut writers_for = |n: usize| -> Vec<ForwardSender<T>> {
+            (0..n)
+                .map(|i| {
+                    senders[i % out] += 1;
+                    ForwardSender::new(vec![txs[i % out].clone()])
+                })
+                .collect()
+        };
+        let (wa, wb) = (writers_for(pa), writers_for(pb));
+        let plan = self.plan.clone();
+        self.seg.terminate(Identity, wa, &mut plan.borrow_mut());
+        other.seg.terminate(Identity, wb, &mut plan.borrow_mut());
+        drop(txs);
+        let origins = rxs
+            .into_iter()
+            .zip(senders)
+            .map(|(rx, n)| Box::new(ChannelOrigin::new(rx, n)) as Box<dyn Origin<T>>)
+            .collect();
+        Stream::new(
+            plan,
+            SourceSeg {
+                origins,
+                stage: Identity,
+                task: "union".to_owned(),
+            },
+            node,
+            EdgeKind::Fused,
+        )
+    }
+
+    /// Not available: `aggregate` needs a keyed stream (add `key_by` first).
+    #[doc(hidden)]
+    pub fn aggregate<A, B>(self, _build: B) -> Self
+    where
+        B: FnOnce(Aggs<T>) -> A,
+        Self: NeedsKeyedInput,
+    {
+        self
+    }
+
+    /// Not available: `reduce` needs a keyed stream (add `key_by` first).
+    #[doc(hidden)]
+    pub fn reduce<F>(self, _f: F) -> Self
+    where
+        F: FnMut(T, T) -> T,
+        Self: NeedsKeyedInput,
+    {
+        self
+    }
+}
+
+impl<K, V, G> KeyedStream<K, V, G>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Send + 'static,
+    G: Segment<(K, V)>,
+{
+    /// `aggregate(count() | sum(..) | min(..) | max(..) | avg(..) | custom)`:
+    /// a running aggregate per key, emitted as `(key, result)` after each
+    /// record. `build` gets an [`Aggs`] that gives closures their argument
+    /// type.
+    pub fn aggregate<A, B>(self, build: B) -> Stream<(K, A::Out), G::Then<AggregateStage<A>>>
+    where
+        B: FnOnce(Aggs<V>) -> A,
+        A: Aggregate<V>,
+        A::Out: Send + 'static,
+    {
+        let agg = build(Aggs::new());
+        self.inner
+            .then("aggregate", |node| AggregateStage { agg, node })
+    }
+
+    /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new
+    /// value after each record.
+    pub fn reduce<F>(self, f: F) -> Stream<V, G::Then<ReduceStage<F>>>
+    where
+        F: FnMut(V, V) -> V + Clone + Send + 'static,
+        V: Clone,
+    {
+        self.inner
+            .then("reduce", |node| ReduceStage(StageFn { f, node }))
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn map<F>(self, _f: F) -> Self
+    where
+        Self: NeedsUnkeyedInput,
+    {
+        self
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn filter<F>(self, _f: F) -> Self
+    where
+        Self: NeedsUnkeyedInput,
+    {
+        self
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn filter_map<F>(self, _f: F) -> Self
+    where
+        Self: NeedsUnkeyedInput,
+    {
+        self
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn flat_map<F>(self, _f: F) -> Self
+    where
+        Self: NeedsUnkeyedInput,
+    {
+        self
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn inspect<F>(self, _f: F) -> Self
+    where
+        Self: NeedsUnkeyedInput,
+    {
+        self
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn key_by<F>(self, _f: F) -> Self
+    where
+        Self: NeedsUnkeyedInput,
+    {
+        self
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn sink<C, S>(self, _name: &str, _connector: C, _settings: S) -> Result<()>
+    where
+        Self: NeedsUnkeyedInput,
+    {
+        Ok(())
+    }
+}

@@ -1,0 +1,22 @@
+//! The runtime of the pipeline framework: operators, the stream builders the
+//! `pipeline!` macro expands into, executors, connectors, formats and the
+//! command line.
+//!
+//! Most users reach it through the `pipeline` crate and its prelude; the
+//! modules here are what the macro's expansion calls, and what a pipeline
+//! built by hand uses.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod cli;
+pub mod config;
+pub mod connector;
+mod error;
+pub mod exec;
+pub mod format;
+pub mod operator;
+pub mod state;
+mod time;
+
+pub use error::{ConfigError, DecodeError, EncodeError, MAX_QUOTED, PipelineError, Position, Result};
+pub use time::{Event, IntoTimestamp, Timestamp};

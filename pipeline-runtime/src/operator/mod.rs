@@ -1,0 +1,155 @@
+//! Push-based operators and the [`Stage`] trait that fuses them into chains.
+//!
+//! A chain of stages compiles to nested generic structs
+//! (`Map<F, Filter<G, Sink>>`) whose [`Push::push`] calls inline into one
+//! loop: no boxing, no channel and no allocation per record inside a chain.
+//! Builders go forward (source to sink) while pushers nest backward, so each
+//! stage is first a [`Stage`] value (the closure and its name) that knows how
+//! to wrap the pusher after it once the chain's end is known.
+
+mod aggregate;
+mod filter;
+mod filter_map;
+mod flat_map;
+mod inspect;
+pub(crate) mod key_by;
+mod map;
+mod metered;
+mod reduce;
+
+pub use aggregate::{
+    Aggregate, AggregateOp, AggregateStage, Aggs, Avg, Count, Max, Min, Numeric, Sum,
+};
+pub use filter::{Filter, FilterStage};
+pub use filter_map::{FilterMap, FilterMapStage};
+pub use flat_map::{FlatMap, FlatMapStage};
+pub use inspect::{Inspect, InspectStage};
+pub use key_by::{KeyBy, KeyByStage};
+pub use map::{Map, MapStage};
+pub use metered::{Metered, MeteredStage};
+pub use reduce::{Reduce, ReduceStage};
+
+use crate::exec::metrics::Meter;
+use crate::Result;
+
+/// The receiving end of a chain link: records are pushed into it one at a
+/// time, and it forwards what it produces to the next link.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::operator::Push;
+/// use pipeline_runtime::Result;
+///
+/// struct Total(u64);
+/// impl Push<u64> for Total {
+///     fn push(&mut self, item: u64) -> Result<()> { self.0 += item; Ok(()) }
+///     fn finish(&mut self) -> Result<()> { Ok(()) }
+/// }
+///
+/// let mut t = Total(0);
+/// for x in 1..=3 { t.push(x).unwrap(); }
+/// assert_eq!(t.0, 6);
+/// ```
+pub trait Push<In> {
+    /// Takes one record.
+    fn push(&mut self, item: In) -> Result<()>;
+
+    /// Called after each batch of input: publish counters, send partly
+    /// filled output batches, flush buffered output. Forward it downstream.
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The input has ended: emit what is pending, flush and forward the end
+    /// downstream.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// A stage of a chain before it is linked: it knows its input and output
+/// types and wraps the pusher that follows it.
+///
+/// Stages are cloned once per parallel instance of their task, so the
+/// closures they hold must be `Clone` (closures that capture only `Clone`
+/// values are).
+#[diagnostic::on_unimplemented(
+    message = "this stage cannot take `{In}` records",
+    label = "the stage's input does not match the previous stage's output"
+)]
+pub trait Stage<In>: Clone + Send + 'static {
+    /// What the stage emits.
+    type Out;
+    /// The linked pusher, given the pusher `Next` that follows.
+    type Linked<Next: Push<Self::Out> + Send>: Push<In> + Send;
+
+    /// Links the stage in front of `next`; `meter` counts its records.
+    fn link<Next: Push<Self::Out> + Send>(self, next: Next, meter: &MeterSet) -> Self::Linked<Next>;
+}
+
+/// Gives each linked stage of one task instance its counters.
+#[derive(Debug)]
+pub struct MeterSet {
+    pub(crate) metrics: std::sync::Arc<crate::exec::metrics::Metrics>,
+}
+
+impl MeterSet {
+    /// The counters for the stage with graph node `node`.
+    pub(crate) fn meter(&self, node: usize) -> Meter {
+        Meter::new(self.metrics.clone(), node)
+    }
+}
+
+/// The empty chain: passes records through unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity;
+
+impl<T: 'static> Stage<T> for Identity {
+    type Out = T;
+    type Linked<Next: Push<T> + Send> = Next;
+
+    #[inline]
+    fn link<Next: Push<T> + Send>(self, next: Next, _meter: &MeterSet) -> Next {
+        next
+    }
+}
+
+/// Two stages one after the other.
+#[derive(Debug, Clone, Copy)]
+pub struct Then<A, B>(pub A, pub B);
+
+impl<In, A, B> Stage<In> for Then<A, B>
+where
+    A: Stage<In>,
+    B: Stage<A::Out>,
+{
+    type Out = B::Out;
+    type Linked<Next: Push<B::Out> + Send> = A::Linked<B::Linked<Next>>;
+
+    #[inline]
+    fn link<Next: Push<B::Out> + Send>(self, next: Next, meter: &MeterSet) -> Self::Linked<Next> {
+        self.0.link(self.1.link(next, meter), meter)
+    }
+}
+
+/// A stage built from a function and the node id it reports under; the
+/// stateless stages share this shape.
+#[derive(Debug, Clone, Copy)]
+pub struct StageFn<F> {
+    pub(crate) f: F,
+    pub(crate) node: usize,
+}
+
+/// A pusher that forwards to a `&mut` one; lets tests and benches drive a
+/// chain whose end they own.
+impl<In, P: Push<In> + ?Sized> Push<In> for &mut P {
+    #[inline]
+    fn push(&mut self, item: In) -> Result<()> {
+        (**self).push(item)
+    }
+    fn flush(&mut self) -> Result<()> {
+        (**self).flush()
+    }
+    fn finish(&mut self) -> Result<()> {
+        (**self).finish()
+    }
+}

@@ -1,0 +1,91 @@
+//! `reduce`: a running per-key fold of records into one record.
+
+use super::{MeterSet, Push, Stage, StageFn};
+use crate::exec::metrics::Meter;
+use crate::state::{KeyedState, MemoryState};
+use crate::Result;
+use std::hash::Hash;
+
+/// The linked `reduce` stage: keeps one value per key, combines each new
+/// record into it with `f(previous, record)` and emits the updated value (as
+/// Flink's `KeyedStream::reduce` does).
+///
+/// # Examples
+///
+/// ```
+/// use pipeline::prelude::*;
+///
+/// pipeline! {
+///     pipeline Longest {
+///         source words: String = iter(items: ["ab", "abc", "b"].map(String::from));
+///         words
+///             -> key_by(|w: &String| w.chars().next())
+///             -> reduce(|a: String, b: String| if b.len() > a.len() { b } else { a })
+///             -> sink collect(name: "out");
+///     }
+/// }
+///
+/// let got: Vec<String> = Longest::run_default().unwrap().collected("out").unwrap();
+/// assert_eq!(got, vec!["ab", "abc", "b"]);
+/// ```
+#[derive(Debug)]
+pub struct Reduce<K, T, F, Next> {
+    f: F,
+    state: MemoryState<K, Option<T>>,
+    next: Next,
+    meter: Meter,
+}
+
+impl<K, T, F, Next> Push<(K, T)> for Reduce<K, T, F, Next>
+where
+    K: Hash + Eq,
+    T: Clone,
+    F: FnMut(T, T) -> T,
+    Next: Push<T>,
+{
+    #[inline]
+    fn push(&mut self, (key, item): (K, T)) -> Result<()> {
+        self.meter.record_in_out();
+        let slot = self.state.get_or_insert_with(key, || None);
+        let value = match slot.take() {
+            Some(previous) => (self.f)(previous, item),
+            None => item,
+        };
+        let out = value.clone();
+        *slot = Some(value);
+        self.next.push(out)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.meter.publish();
+        self.next.flush()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.meter.publish();
+        self.next.finish()
+    }
+}
+
+/// The `reduce` stage before linking.
+#[derive(Debug, Clone, Copy)]
+pub struct ReduceStage<F>(pub(crate) StageFn<F>);
+
+impl<K, T, F> Stage<(K, T)> for ReduceStage<F>
+where
+    K: Hash + Eq + Send + 'static,
+    T: Clone + Send + 'static,
+    F: FnMut(T, T) -> T + Clone + Send + 'static,
+{
+    type Out = T;
+    type Linked<Next: Push<T> + Send> = Reduce<K, T, F, Next>;
+
+    fn link<Next: Push<T> + Send>(self, next: Next, meter: &MeterSet) -> Self::Linked<Next> {
+        Reduce {
+            f: self.0.f,
+            state: MemoryState::default(),
+            next,
+            meter: meter.meter(self.0.node),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Keyed state: the per-key values that stateful stages keep.
+//!
+//! Stateful stages (`reduce`, `aggregate`, and later windows and user
+//! operators) go through the [`KeyedState`] trait rather than a map of their
+//! own, so that the backend (memory today; RocksDB with checkpoints later) is
+//! chosen in one place.
+
+mod memory;
+
+pub use memory::MemoryState;
+
+/// Values of type `V` kept per key `K` by one instance of a stage.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::state::{KeyedState, MemoryState};
+/// let mut s: MemoryState<&str, u64> = MemoryState::default();
+/// *s.get_or_insert_with("a", || 0) += 2;
+/// assert_eq!(s.get(&"a"), Some(&2));
+/// assert_eq!(s.len(), 1);
+/// ```
+pub trait KeyedState<K, V> {
+    /// The value of `key`, created by `init` if absent.
+    fn get_or_insert_with(&mut self, key: K, init: impl FnOnce() -> V) -> &mut V;
+    /// The value of `key`, if any.
+    fn get(&self, key: &K) -> Option<&V>;
+    /// Removes `key`, returning its value.
+    fn remove(&mut self, key: &K) -> Option<V>;
+    /// How many keys have a value.
+    fn len(&self) -> usize;
+    /// Whether no key has a value.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,102 @@
+//! Event time: the [`Timestamp`] type and the [`Event`] trait.
+//!
+//! Records carry their own time (Kafka style, epoch milliseconds) so windows
+//! and watermarks can be computed from the data rather than from the clock.
+//! `#[derive(Event)]` implements [`Event`] from a field marked
+//! `#[event_time]`.
+
+use serde::{Deserialize, Serialize};
+
+/// A point in event time: milliseconds since the Unix epoch, as in Kafka.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::Timestamp;
+/// let t = Timestamp::from_millis(1_500);
+/// assert_eq!(t.as_millis(), 1_500);
+/// assert!(t < Timestamp::from_millis(2_000));
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The earliest representable time.
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    /// The latest representable time.
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+
+    /// A timestamp from epoch milliseconds.
+    pub const fn from_millis(millis: i64) -> Self {
+        Timestamp(millis)
+    }
+
+    /// Epoch milliseconds.
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}ms", self.0)
+    }
+}
+
+/// A value that can serve as an event-time field: a [`Timestamp`], or plain
+/// epoch milliseconds as `i64` or `u64`.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::{IntoTimestamp, Timestamp};
+/// assert_eq!(42_i64.into_timestamp(), Timestamp::from_millis(42));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as event time",
+    label = "an `#[event_time]` field must be a timestamp",
+    note = "use `pipeline::Timestamp`, or epoch milliseconds as `i64` or `u64`"
+)]
+pub trait IntoTimestamp {
+    /// The value as a timestamp.
+    fn into_timestamp(&self) -> Timestamp;
+}
+
+impl IntoTimestamp for Timestamp {
+    fn into_timestamp(&self) -> Timestamp {
+        *self
+    }
+}
+
+impl IntoTimestamp for i64 {
+    fn into_timestamp(&self) -> Timestamp {
+        Timestamp(*self)
+    }
+}
+
+impl IntoTimestamp for u64 {
+    fn into_timestamp(&self) -> Timestamp {
+        Timestamp(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
+/// A record with an event time. Derive it with `#[derive(Event)]` and mark
+/// the time field `#[event_time]`.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::{Event, Timestamp};
+/// struct Click { at: i64 }
+/// impl Event for Click {
+///     fn event_time(&self) -> Timestamp { Timestamp::from_millis(self.at) }
+/// }
+/// assert_eq!(Click { at: 5 }.event_time().as_millis(), 5);
+/// ```
+pub trait Event {
+    /// When the event happened.
+    fn event_time(&self) -> Timestamp;
+}
