@@ -1,1 +1,93 @@
-//! placeholder
+//! Statically typed stream processing: write a pipeline in the
+//! [`pipeline!`] DSL, and the compiler checks every stage and fuses them into
+//! monomorphized operator chains; the binary gets a command line to run it.
+//!
+//! ```no_run
+//! use pipeline::prelude::*;
+//!
+//! pipeline! {
+//!     /// Counts words read from a TCP socket (try `nc -lk 9999`).
+//!     pub pipeline WordCount {
+//!         source lines: String = socket(host: "127.0.0.1", port: 9999);
+//!
+//!         lines
+//!             -> flat_map(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+//!             -> key_by(|word: &String| word.clone())
+//!             -> aggregate(count())
+//!             -> sink stdout();
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     WordCount::main()
+//! }
+//! ```
+//!
+//! # The DSL
+//!
+//! A pipeline has statements of three kinds:
+//!
+//! - `source NAME: TYPE = CONNECTOR(OPTION: VALUE, ..);` declares a source
+//!   and the type of its records.
+//! - `let NAME = CHAIN;` names an intermediate stream.
+//! - `CHAIN;` is a chain that ends in a sink.
+//!
+//! A chain starts at a stream's name and goes through stages joined by `->`:
+//! `lines -> map(..) -> filter(..) -> sink stdout()`. A stream read by
+//! several chains is copied to each (fan-out); `union(a, b)` merges streams.
+//!
+//! | stage | input | does |
+//! |---|---|---|
+//! | `map(\|r\| ..)` | any | one output per record |
+//! | `filter(\|r: &T\| ..)` | any | keeps records where it is `true` |
+//! | `filter_map(\|r\| ..)` | any | keeps the `Some` outputs |
+//! | `flat_map(\|r\| ..)` | any | any number of outputs per record |
+//! | `inspect(\|r: &T\| ..)` | any | sees records, passes them on |
+//! | `union(a, ..)` | any | merges streams of the same type |
+//! | `key_by(\|r: &T\| key)` | any | keys the stream (hash exchange at parallelism > 1) |
+//! | `reduce(\|acc, r\| ..)` | keyed | running fold per key, emits the new value |
+//! | `aggregate(count())` | keyed | running count per key, emits `(key, n)` |
+//! | `aggregate(sum(f) \| min(f) \| max(f) \| avg(f))` | keyed | `f` is a field name or a closure |
+//! | `aggregate(EXPR)` | keyed | `EXPR` implements [`runtime::operator::Aggregate`] |
+//!
+//! Connectors (options in brackets are optional; `format` is `text`, `json`
+//! or `csv` for sources, and also `debug` for sinks):
+//!
+//! | source | options |
+//! |---|---|
+//! | `socket` | `[host]`, `[port]`, `[retries]`, `[retry_delay: 1s]`, `[reconnect]`, `[format]`, `[on_error]` |
+//! | `file` | `path` (a file or a directory), `[header]`, `[format]`, `[on_error]` |
+//! | `stdin` | `[format]`, `[on_error]` |
+//! | `generator` | `record: \|i: u64\| ..`, `[count]`, `[rate]` (records per second) |
+//! | `iter` | `items: EXPR` (anything `IntoIterator`) |
+//!
+//! | sink | options |
+//! |---|---|
+//! | `stdout` | `[format]` (default `debug`), `[name]` |
+//! | `file` | `path`, `[append]`, `[format]` (default `json`), `[name]` |
+//! | `collect` | `[name]`: records are read back with [`RunOutcome::collected`](runtime::exec::RunOutcome::collected) |
+//!
+//! `on_error` says what a source does with a record it cannot decode:
+//! `fail` (the default: stop with an error naming the source, the position
+//! and the record), `skip` (count it in the summary and log it), or
+//! `dead_letter(NAME)`, which makes `NAME` a stream of
+//! [`DeadLetter`](runtime::connector::DeadLetter) records to send to a sink.
+//!
+//! Durations are written `500ms`, `10s`, `1.5s`, `2min` or `1h`. Every
+//! setting that is a plain value can be overridden at run time with
+//! `--set NAME.KEY=VALUE` (sinks are named after their connector, or by
+//! their `name` option).
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub use pipeline_macros::{Event, pipeline};
+pub use pipeline_runtime as runtime;
+pub use pipeline_runtime::{PipelineError, Result, Timestamp};
+
+/// What a pipeline file needs: `use pipeline::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Event, pipeline};
+    pub use pipeline_runtime::exec::{PipelineDef, RunOptions, RunOutcome};
+    pub use pipeline_runtime::{Event, IntoTimestamp, Timestamp};
+    pub use serde::{Deserialize, Serialize};
+}

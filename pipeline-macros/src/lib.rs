@@ -1,1 +1,42 @@
-//! placeholder
+//! The `pipeline!` DSL and `#[derive(Event)]`.
+//!
+//! `pipeline!` parses a pipeline, checks it (unknown names, unused streams,
+//! connector options, stage arguments), and expands it into calls on the
+//! runtime's typed stream builders, each spanned at the user's tokens so
+//! that type errors point at the stage that caused them. Use it through the
+//! `pipeline` crate, which documents the DSL.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod analyze;
+mod codegen;
+mod connectors;
+mod event;
+mod fallback;
+mod ops;
+mod parse;
+mod suggest;
+
+use proc_macro::TokenStream;
+use syn::parse_macro_input;
+
+/// Defines a pipeline. See the `pipeline` crate for the DSL.
+#[proc_macro]
+pub fn pipeline(input: TokenStream) -> TokenStream {
+    let def = parse_macro_input!(input as parse::PipelineDef);
+    match analyze::run(&def) {
+        Ok(analysis) => codegen::expand(&def, &analysis),
+        Err(errors) => fallback::expand(&def, errors),
+    }
+    .into()
+}
+
+/// Implements `Event` for a struct from its field marked `#[event_time]`
+/// (a `Timestamp`, or epoch milliseconds as `i64` or `u64`).
+#[proc_macro_derive(Event, attributes(event_time))]
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as syn::DeriveInput);
+    event::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -1,0 +1,67 @@
+//! `aggregate(count() | sum(f) | min(f) | max(f) | avg(f) | EXPR)`.
+//!
+//! `f` is a field name (`sum(price)`) or a closure (`sum(|r| r.price)`);
+//! any other expression is a user type implementing `Aggregate`.
+
+use super::{StageCx, StageSpec, expect_args, no_inputs};
+use crate::analyze::Ctxt;
+use crate::parse::StageCall;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprCall, Ident};
+
+pub(crate) const SPEC: StageSpec = StageSpec {
+    name: "aggregate",
+    check,
+    expand,
+    inputs: no_inputs,
+};
+
+const BUILTIN: &[&str] = &["count", "sum", "min", "max", "avg"];
+
+/// A call of a built-in aggregate: its name and arguments.
+fn builtin(expr: &Expr) -> Option<(&Ident, &ExprCall)> {
+    let Expr::Call(call) = expr else { return None };
+    let Expr::Path(path) = &*call.func else { return None };
+    let ident = path.path.get_ident()?;
+    BUILTIN.iter().any(|b| ident == b).then_some((ident, call))
+}
+
+fn check(stage: &StageCall, cx: &mut Ctxt) {
+    if !expect_args(stage, 1, "`count()`, `sum(..)`, `min(..)`, `max(..)`, `avg(..)` or an `Aggregate`", cx) {
+        return;
+    }
+    if let Some((name, call)) = builtin(&stage.args[0]) {
+        match (name.to_string().as_str(), call.args.len()) {
+            ("count", 0) => {}
+            ("count", _) => cx.error(call.args.span(), "`count()` takes no argument"),
+            (_, 1) => {}
+            (other, _) => cx.error(
+                call.span(),
+                format!(
+                    "`{other}` takes one argument: a field name or a closure, as in `{other}(price)` or `{other}(|r| r.price)`"
+                ),
+            ),
+        }
+    }
+}
+
+fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
+    let method = &stage.name;
+    let arg = &stage.args[0];
+    let build = match builtin(arg) {
+        Some((name, call)) => {
+            let field = call.args.first().map(|f| match f {
+                Expr::Path(p) if p.path.get_ident().is_some() && p.qself.is_none() => {
+                    let ident = p.path.get_ident().map(|i| quote!(#i));
+                    quote_spanned! {f.span()=> |__r| __r.#ident}
+                }
+                other => quote!(#other),
+            });
+            quote_spanned! {name.span()=> |__agg| __agg.#name(#field)}
+        }
+        None => quote_spanned! {arg.span()=> |_| #arg},
+    };
+    quote_spanned! {method.span()=> let __s = __s.#method(#build);}
+}

@@ -1,0 +1,27 @@
+//! Stages that take one closure: `map`, `filter`, `filter_map`, `flat_map`,
+//! `inspect`, `key_by` and `reduce`.
+
+use super::{StageCx, StageSpec, expect_args, no_inputs};
+use crate::analyze::Ctxt;
+use crate::parse::StageCall;
+use proc_macro2::TokenStream;
+use quote::quote_spanned;
+
+pub(crate) const fn spec(name: &'static str) -> StageSpec {
+    StageSpec {
+        name,
+        check,
+        expand,
+        inputs: no_inputs,
+    }
+}
+
+fn check(stage: &StageCall, cx: &mut Ctxt) {
+    expect_args(stage, 1, "a closure", cx);
+}
+
+fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
+    let method = &stage.name;
+    let f = &stage.args[0];
+    quote_spanned! {method.span()=> let __s = __s.#method(#f);}
+}
