@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::connector::collect::Collectors;
 use crate::connector::{BadInputPolicy, DeadLetter, SourceConnector, SourceCtx};
 use crate::exec::origin::Origin;
-use crate::operator::{Identity, MeterSet};
+use crate::operator::{Identity, MeterSet, MeteredStage};
 use crate::{ConfigError, PipelineError, Result};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -149,7 +149,7 @@ impl PipelineBuilder {
         connector: C,
         settings: C::Settings,
         policy: BadInputPolicy,
-    ) -> Result<Stream<T, SourceSeg<T, Identity>>>
+    ) -> Result<Stream<T, SourceSeg<T, MeteredStage>>>
     where
         T: Send + 'static,
         C: SourceConnector<T>,
@@ -171,7 +171,7 @@ impl PipelineBuilder {
         connector: C,
         settings: C::Settings,
     ) -> Result<(
-        Stream<T, SourceSeg<T, Identity>>,
+        Stream<T, SourceSeg<T, MeteredStage>>,
         Stream<DeadLetter, SourceSeg<DeadLetter, Identity>>,
     )>
     where
@@ -195,7 +195,7 @@ impl PipelineBuilder {
         policy: BadInputPolicy,
         dead_letters: bool,
     ) -> Result<(
-        Stream<T, SourceSeg<T, Identity>>,
+        Stream<T, SourceSeg<T, MeteredStage>>,
         Option<Stream<DeadLetter, SourceSeg<DeadLetter, Identity>>>,
     )>
     where
@@ -243,7 +243,7 @@ impl PipelineBuilder {
             self.plan.clone(),
             SourceSeg {
                 origins,
-                stage: Identity,
+                stage: MeteredStage { node },
                 task: name.to_owned(),
             },
             node,
