@@ -187,7 +187,20 @@ impl<T: DeserializeOwned> Decode<T> for Csv {
         self.read_line(line)?;
         self.record
             .deserialize(self.headers.as_ref())
-            .map_err(DecodeError::new)
+            .map_err(|e| match e.kind() {
+                // Name the field, not the position inside the one-line reader.
+                csv::ErrorKind::Deserialize { err, .. } => {
+                    let field = err.field().map(|i| {
+                        let name = self.headers.as_ref().and_then(|h| h.get(i as usize));
+                        match name {
+                            Some(name) => format!("field {} (`{name}`): ", i + 1),
+                            None => format!("field {}: ", i + 1),
+                        }
+                    });
+                    DecodeError::new(format!("{}{}", field.unwrap_or_default(), err.kind()))
+                }
+                _ => DecodeError::new(e),
+            })
     }
 
     fn header(&mut self, line: &str) -> Result<(), DecodeError> {

@@ -1,0 +1,146 @@
+//! The command line of a pipeline binary (the `clicks` example): run,
+//! describe, help, and exit code 2 with a clear message for bad flags and
+//! settings.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The `clicks` example binary, (re)built once per test run: `cargo test
+/// --test cli` alone does not rebuild examples.
+fn binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "--example", "clicks"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "building the clicks example failed");
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+            profile_dir
+                .join("examples")
+                .join(format!("clicks{}", std::env::consts::EXE_SUFFIX))
+        })
+        .clone()
+}
+
+fn clicks(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PIPELINE_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_prints_results_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    let out = clicks(&["run", "--parallelism", "2", "--set", &format!("bad_rows.path={:?}", bad.display().to_string())]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let last_home = stdout.lines().filter(|l| l.starts_with("[\"/home\",")).count();
+    assert!(last_home > 0, "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("PageTime finished in"), "{stderr}");
+    assert!(stderr.contains("source clicks (file) 240"), "{stderr}");
+    let dead = std::fs::read_to_string(&bad).unwrap();
+    assert_eq!(dead.lines().count(), 2, "{dead}");
+    assert!(dead.contains("field 4 (`duration_ms`): invalid digit"), "{dead}");
+}
+
+#[test]
+fn help_lists_sources_and_sinks() {
+    let out = clicks(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(help.contains("Total time spent per page"), "{help}");
+    assert!(help.contains("Sources:\n  clicks           file (Click records)"), "{help}");
+    assert!(help.contains("bad_rows         file"), "{help}");
+    let run_help = text(&clicks(&["run", "--help"]).stdout);
+    assert!(run_help.contains("--set <NAME.KEY=VALUE>") && run_help.contains("--config <FILE>"), "{run_help}");
+}
+
+#[test]
+fn describe_prints_text_dot_and_mermaid() {
+    let out = clicks(&["describe", "--parallelism", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let graph = text(&out.stdout);
+    assert!(graph.contains("[3] aggregate x3  <- [2] via hash"), "{graph}");
+    let dot = text(&clicks(&["describe", "--format", "dot"]).stdout);
+    assert!(dot.starts_with("digraph \"PageTime\""), "{dot}");
+    let mermaid = text(&clicks(&["describe", "--format", "mermaid"]).stdout);
+    assert!(mermaid.starts_with("flowchart LR"), "{mermaid}");
+}
+
+#[test]
+fn bad_settings_exit_2_naming_the_setting() {
+    let out = clicks(&["run", "--set", "clicks.prot=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("setting `clicks`: unknown field `prot`"), "{err}");
+
+    let out = clicks(&["run", "--set", "nope.port=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("setting `nope` names no source or sink"));
+
+    let out = clicks(&["run", "--set", "clicks.header=maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("setting `clicks`"), "{}", text(&out.stderr));
+
+    let out = clicks(&["run", "--set", "no-dot"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected NAME.KEY=VALUE"));
+}
+
+#[test]
+fn bad_flags_and_config_files_exit_2() {
+    let out = clicks(&["run", "--parallelism", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--parallelism"), "{}", text(&out.stderr));
+
+    let out = clicks(&["run", "--frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[clicks\npath = 1").unwrap();
+    let out = clicks(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("config file"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_config_file_sets_parallelism_and_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &config,
+        format!("parallelism = 2\n[bad_rows]\npath = {:?}\n", bad.display().to_string()),
+    )
+    .unwrap();
+    let out = clicks(&["describe", "--config", config.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains("aggregate x2"), "{}", text(&out.stdout));
+    let out = clicks(&["run", "--quiet", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    assert!(bad.exists());
+}
+
+#[test]
+fn a_runtime_failure_exits_1() {
+    let out = clicks(&["run", "--set", "clicks.path=does/not/exist.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("source `clicks`") && err.contains("does/not/exist.csv"), "{err}");
+}
