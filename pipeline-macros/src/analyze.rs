@@ -71,6 +71,7 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
             Statement::Chain(_) => vec![],
         })
         .collect();
+    let mut early: Vec<String> = Vec::new();
     let mut sink_names = Vec::new();
     let mut sink_kinds: HashMap<String, usize> = HashMap::new();
 
@@ -86,7 +87,7 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                 }
             }
             Statement::Let { name, chain } => {
-                check_chain(chain, &mut streams, &all_names, &mut cx);
+                check_chain(chain, &mut streams, &all_names, &mut early, &mut cx);
                 if let Some(sink) = &chain.sink {
                     cx.error_spanned_by(
                         &sink.name,
@@ -96,7 +97,7 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                 define(&mut streams, name, &mut cx);
             }
             Statement::Chain(chain) => {
-                check_chain(chain, &mut streams, &all_names, &mut cx);
+                check_chain(chain, &mut streams, &all_names, &mut early, &mut cx);
                 match &chain.sink {
                     Some(sink) => {
                         let kind = sink.name.to_string();
@@ -128,7 +129,7 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
         }
     }
     for s in &streams {
-        if s.uses == 0 {
+        if s.uses == 0 && !early.contains(&s.name.to_string()) {
             cx.error_spanned_by(
                 &s.name,
                 format!("stream `{}` is defined but never used; send it to a sink (`{} -> sink stdout();`) or remove it", s.name, s.name),
@@ -157,7 +158,10 @@ fn define(streams: &mut Vec<Defined>, name: &Ident, cx: &mut Ctxt) {
     });
 }
 
-fn use_stream(streams: &mut [Defined], all: &[&Ident], name: &Ident, cx: &mut Ctxt) {
+/// Records a read of `name`. A read that is an error (a typo, a stream
+/// defined further down) still counts for the stream it most likely means,
+/// so that stream is not also reported as unused.
+fn use_stream(streams: &mut [Defined], all: &[&Ident], early: &mut Vec<String>, name: &Ident, cx: &mut Ctxt) {
     if let Some(s) = streams.iter_mut().find(|s| s.name == *name) {
         s.uses += 1;
         return;
@@ -167,21 +171,27 @@ fn use_stream(streams: &mut [Defined], all: &[&Ident], name: &Ident, cx: &mut Ct
             name,
             format!("stream `{name}` is used before it is defined; move its definition above this line"),
         );
+        early.push(name.to_string());
         return;
     }
     let known: Vec<String> = streams.iter().map(|s| s.name.to_string()).collect();
-    let hint = suggest::did_you_mean(&name.to_string(), known.iter().map(String::as_str));
+    let word = name.to_string();
+    let meant = suggest::closest(&word, known.iter().map(String::as_str)).map(str::to_owned);
+    let hint = meant.as_deref().map(|m| format!("; did you mean `{m}`?")).unwrap_or_default();
     cx.error_spanned_by(name, format!("unknown stream `{name}`{hint}"));
+    if let Some(s) = meant.and_then(|m| streams.iter_mut().find(|s| s.name == m)) {
+        s.uses += 1;
+    }
 }
 
-fn check_chain(chain: &Chain, streams: &mut [Defined], all: &[&Ident], cx: &mut Ctxt) {
-    use_stream(streams, all, &chain.head, cx);
+fn check_chain(chain: &Chain, streams: &mut [Defined], all: &[&Ident], early: &mut Vec<String>, cx: &mut Ctxt) {
+    use_stream(streams, all, early, &chain.head, cx);
     for stage in &chain.stages {
         match ops::lookup(&stage.name) {
             Some(spec) => {
                 (spec.check)(stage, cx);
                 for input in (spec.inputs)(stage) {
-                    use_stream(streams, all, &input, cx);
+                    use_stream(streams, all, early, &input, cx);
                 }
             }
             None => {

@@ -140,24 +140,67 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
     }
 }
 
-/// Sends every record to one downstream instance, or a copy to each of
-/// several consumers (fan-out).
+/// Sends every record to one downstream instance.
 #[derive(Debug)]
 pub(crate) struct ForwardSender<T> {
-    targets: Vec<Sender<Message<T>>>,
+    target: Sender<Message<T>>,
     buf: Vec<T>,
 }
 
 impl<T> ForwardSender<T> {
-    pub(crate) fn new(targets: Vec<Sender<Message<T>>>) -> Self {
+    pub(crate) fn new(target: Sender<Message<T>>) -> Self {
         ForwardSender {
+            target,
+            buf: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn send_buf(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+        send(&self.target, Message::Batch(batch))
+    }
+}
+
+impl<T> Push<T> for ForwardSender<T> {
+    #[inline]
+    fn push(&mut self, item: T) -> Result<()> {
+        self.buf.push(item);
+        if self.buf.len() >= BATCH {
+            self.send_buf()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.send_buf()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.send_buf()?;
+        send(&self.target, Message::End)
+    }
+}
+
+/// Sends a copy of every record to each of several consumers (fan-out).
+#[derive(Debug)]
+pub(crate) struct BroadcastSender<T> {
+    targets: Vec<Sender<Message<T>>>,
+    buf: Vec<T>,
+}
+
+impl<T> BroadcastSender<T> {
+    pub(crate) fn new(targets: Vec<Sender<Message<T>>>) -> Self {
+        BroadcastSender {
             targets,
             buf: Vec::with_capacity(BATCH),
         }
     }
 }
 
-impl<T: Clone> ForwardSender<T> {
+impl<T: Clone> BroadcastSender<T> {
     fn send_buf(&mut self) -> Result<()> {
         if self.buf.is_empty() {
             return Ok(());
@@ -173,7 +216,7 @@ impl<T: Clone> ForwardSender<T> {
     }
 }
 
-impl<T: Clone> Push<T> for ForwardSender<T> {
+impl<T: Clone> Push<T> for BroadcastSender<T> {
     #[inline]
     fn push(&mut self, item: T) -> Result<()> {
         self.buf.push(item);

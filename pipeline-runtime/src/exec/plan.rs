@@ -8,7 +8,9 @@ use crate::config::Settings;
 use crate::connector::collect::Collectors;
 use crate::connector::{BadInputPolicy, DeadLetter, SourceConnector, SourceCtx};
 use crate::exec::origin::Origin;
-use crate::operator::{Identity, MeterSet, MeteredStage};
+use super::segment::Chained;
+use crate::operator::{MeterSet, MeteredStage};
+use std::marker::PhantomData;
 use crate::{ConfigError, PipelineError, Result};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -149,7 +151,7 @@ impl PipelineBuilder {
         connector: C,
         settings: C::Settings,
         policy: BadInputPolicy,
-    ) -> Result<Stream<T, SourceSeg<T, MeteredStage>>>
+    ) -> Result<Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>>
     where
         T: Send + 'static,
         C: SourceConnector<T>,
@@ -171,8 +173,8 @@ impl PipelineBuilder {
         connector: C,
         settings: C::Settings,
     ) -> Result<(
-        Stream<T, SourceSeg<T, MeteredStage>>,
-        Stream<DeadLetter, SourceSeg<DeadLetter, Identity>>,
+        Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>,
+        Stream<DeadLetter, SourceSeg<DeadLetter>>,
     )>
     where
         T: Send + 'static,
@@ -195,8 +197,8 @@ impl PipelineBuilder {
         policy: BadInputPolicy,
         dead_letters: bool,
     ) -> Result<(
-        Stream<T, SourceSeg<T, MeteredStage>>,
-        Option<Stream<DeadLetter, SourceSeg<DeadLetter, Identity>>>,
+        Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>,
+        Option<Stream<DeadLetter, SourceSeg<DeadLetter>>>,
     )>
     where
         T: Send + 'static,
@@ -213,7 +215,7 @@ impl PipelineBuilder {
             node,
             policy,
             dead_letters: (0..parallelism)
-                .map(|_| dead_letters.then(|| ForwardSender::new(vec![dead_tx.clone()])))
+                .map(|_| dead_letters.then(|| ForwardSender::new(dead_tx.clone())))
                 .collect(),
             dead_taken: 0,
         };
@@ -241,11 +243,15 @@ impl PipelineBuilder {
         drop(plan);
         let records = Stream::new(
             self.plan.clone(),
-            SourceSeg {
-                origins,
+            Chained {
+                seg: SourceSeg {
+                    origins,
+                    task: name.to_owned(),
+                },
                 stage: MeteredStage { node },
-                task: name.to_owned(),
+                _t: PhantomData,
             },
+            instances,
             node,
             EdgeKind::Fused,
         );
@@ -256,9 +262,9 @@ impl PipelineBuilder {
                 self.plan.clone(),
                 SourceSeg {
                     origins: vec![origin],
-                    stage: Identity,
                     task: format!("{name}.dead_letters"),
                 },
+                1,
                 node,
                 EdgeKind::Forward,
             )

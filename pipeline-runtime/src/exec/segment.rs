@@ -12,22 +12,21 @@ use super::channel::{ChannelOrigin, HashSender, channel};
 use super::origin::{Fill, Origin, RunEnv};
 use super::plan::Plan;
 use crate::operator::key_by::KeyByStage;
-use crate::operator::{Identity, MeterSet, Push, Stage, Then};
+use crate::operator::{MeterSet, Push, Stage, Then};
 use crate::Result;
 use std::hash::Hash;
 use std::marker::PhantomData;
 
 /// A stream's plan up to its last stage; `T` is what it emits.
+///
+/// Stage methods do not require this bound, so a stage whose closure does
+/// not fit is reported once, at that stage; the chain's end (its sink) then
+/// only says that an earlier stage failed.
+#[diagnostic::on_unimplemented(
+    message = "this chain cannot be completed because an earlier stage has an error",
+    label = "see the error reported above for an earlier stage of this chain"
+)]
 pub trait Segment<T>: Sized + 'static {
-    /// The segment with one more stage at its end.
-    type Then<S: Stage<T>>: Segment<S::Out>;
-
-    /// Appends a stage.
-    fn then<S: Stage<T>>(self, stage: S) -> Self::Then<S>;
-
-    /// How many parallel instances emit the records.
-    fn parallelism(&self) -> usize;
-
     /// Ends the segment with `stage` and one writer per instance, adding the
     /// linked tasks to `plan`.
     fn terminate<S, W>(self, stage: S, writers: Vec<W>, plan: &mut Plan)
@@ -36,15 +35,13 @@ pub trait Segment<T>: Sized + 'static {
         W: Push<S::Out> + Send + 'static;
 }
 
-/// A segment that starts at origins (source instances or channel ends) and
-/// runs a chain of stages in the same task.
-pub struct SourceSeg<In, S> {
+/// A segment that starts at origins (source instances or channel ends).
+pub struct SourceSeg<In> {
     pub(crate) origins: Vec<Box<dyn Origin<In>>>,
-    pub(crate) stage: S,
     pub(crate) task: String,
 }
 
-impl<In, S> std::fmt::Debug for SourceSeg<In, S> {
+impl<In> std::fmt::Debug for SourceSeg<In> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SourceSeg")
             .field("task", &self.task)
@@ -53,27 +50,12 @@ impl<In, S> std::fmt::Debug for SourceSeg<In, S> {
     }
 }
 
-impl<In: Send + 'static, S: Stage<In>> Segment<S::Out> for SourceSeg<In, S> {
-    type Then<S2: Stage<S::Out>> = SourceSeg<In, Then<S, S2>>;
-
-    fn then<S2: Stage<S::Out>>(self, stage: S2) -> Self::Then<S2> {
-        SourceSeg {
-            origins: self.origins,
-            stage: Then(self.stage, stage),
-            task: self.task,
-        }
-    }
-
-    fn parallelism(&self) -> usize {
-        self.origins.len()
-    }
-
-    fn terminate<S2, W>(self, stage: S2, writers: Vec<W>, plan: &mut Plan)
+impl<In: Send + 'static> Segment<In> for SourceSeg<In> {
+    fn terminate<S, W>(self, stage: S, writers: Vec<W>, plan: &mut Plan)
     where
-        S2: Stage<S::Out>,
-        W: Push<S2::Out> + Send + 'static,
+        S: Stage<In>,
+        W: Push<S::Out> + Send + 'static,
     {
-        let stage = Then(self.stage, stage);
         let origins = self.origins;
         plan.add_task(self.task, move |meters: &MeterSet| {
             origins
@@ -91,19 +73,50 @@ impl<In: Send + 'static, S: Stage<In>> Segment<S::Out> for SourceSeg<In, S> {
     }
 }
 
-/// A segment whose upstream is keyed by `key` and whose records then run
-/// through `down` at `parallelism` instances.
-pub struct KeyedSeg<Up, T, K, F, Down> {
+/// A segment `seg` (emitting `T`) followed by one more stage in the same
+/// task.
+pub struct Chained<G, T, S> {
+    pub(crate) seg: G,
+    pub(crate) stage: S,
+    pub(crate) _t: PhantomData<fn() -> T>,
+}
+
+impl<G, T, S> std::fmt::Debug for Chained<G, T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Chained")
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<G, T, S> Segment<S::Out> for Chained<G, T, S>
+where
+    G: Segment<T>,
+    T: 'static,
+    S: Stage<T>,
+{
+    fn terminate<S2, W>(self, stage: S2, writers: Vec<W>, plan: &mut Plan)
+    where
+        S2: Stage<S::Out>,
+        W: Push<S2::Out> + Send + 'static,
+    {
+        self.seg.terminate(Then(self.stage, stage), writers, plan);
+    }
+}
+
+/// A segment whose upstream `up` is keyed by `key`, then runs at
+/// `parallelism` instances: fused into the upstream task when both run one
+/// instance, else behind a hash exchange.
+pub struct KeyedSeg<Up, T, K, F> {
     pub(crate) up: Up,
     pub(crate) key: KeyByStage<F>,
-    pub(crate) down: Down,
     pub(crate) fused: bool,
+    pub(crate) up_parallelism: usize,
     pub(crate) parallelism: usize,
     pub(crate) task: String,
     pub(crate) _types: PhantomData<fn() -> (K, T)>,
 }
 
-impl<Up, T, K, F, Down> std::fmt::Debug for KeyedSeg<Up, T, K, F, Down> {
+impl<Up, T, K, F> std::fmt::Debug for KeyedSeg<Up, T, K, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyedSeg")
             .field("task", &self.task)
@@ -113,43 +126,24 @@ impl<Up, T, K, F, Down> std::fmt::Debug for KeyedSeg<Up, T, K, F, Down> {
     }
 }
 
-impl<Up, T, K, F, Down> Segment<Down::Out> for KeyedSeg<Up, T, K, F, Down>
+#[diagnostic::do_not_recommend]
+impl<Up, T, K, F> Segment<(K, T)> for KeyedSeg<Up, T, K, F>
 where
     Up: Segment<T>,
     T: Send + 'static,
     K: Hash + Send + 'static,
     F: FnMut(&T) -> K + Clone + Send + 'static,
-    Down: Stage<(K, T)>,
 {
-    type Then<S: Stage<Down::Out>> = KeyedSeg<Up, T, K, F, Then<Down, S>>;
-
-    fn then<S: Stage<Down::Out>>(self, stage: S) -> Self::Then<S> {
-        KeyedSeg {
-            up: self.up,
-            key: self.key,
-            down: Then(self.down, stage),
-            fused: self.fused,
-            parallelism: self.parallelism,
-            task: self.task,
-            _types: PhantomData,
-        }
-    }
-
-    fn parallelism(&self) -> usize {
-        self.parallelism
-    }
-
     fn terminate<S, W>(self, stage: S, writers: Vec<W>, plan: &mut Plan)
     where
-        S: Stage<Down::Out>,
+        S: Stage<(K, T)>,
         W: Push<S::Out> + Send + 'static,
     {
-        let down = Then(self.down, stage);
         if self.fused {
-            self.up.terminate(Then(self.key, down), writers, plan);
+            self.up.terminate(Then(self.key, stage), writers, plan);
             return;
         }
-        let upstream = self.up.parallelism();
+        let upstream = self.up_parallelism;
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..self.parallelism).map(|_| channel()).unzip();
         let senders = (0..upstream).map(|_| HashSender::new(txs.clone())).collect();
         drop(txs);
@@ -160,10 +154,9 @@ where
             .collect();
         SourceSeg {
             origins,
-            stage: down,
             task: self.task,
         }
-        .terminate(Identity, writers, plan);
+        .terminate(stage, writers, plan);
     }
 }
 

@@ -7,10 +7,10 @@
 //! `#[diagnostic::on_unimplemented]` on [`NeedsKeyedInput`] and
 //! [`NeedsUnkeyedInput`].
 
-use super::channel::{ChannelOrigin, ForwardSender, channel};
+use super::channel::{BroadcastSender, ChannelOrigin, ForwardSender, channel};
 use super::graph::{EdgeKind, NodeKind};
 use super::plan::Plan;
-use super::segment::{KeyedSeg, Segment, SourceSeg};
+use super::segment::{Chained, KeyedSeg, Segment, SourceSeg};
 use crate::connector::{SinkConnector, SinkCtx};
 use crate::exec::origin::Origin;
 use crate::operator::{
@@ -28,6 +28,7 @@ use std::rc::Rc;
 pub struct Stream<T, G> {
     plan: Rc<RefCell<Plan>>,
     seg: G,
+    parallelism: usize,
     last: usize,
     edge: EdgeKind,
     _t: PhantomData<fn() -> T>,
@@ -67,11 +68,18 @@ pub trait NeedsKeyedInput {}
 )]
 pub trait NeedsUnkeyedInput {}
 
-impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
-    pub(crate) fn new(plan: Rc<RefCell<Plan>>, seg: G, last: usize, edge: EdgeKind) -> Self {
+impl<T: Send + 'static, G> Stream<T, G> {
+    pub(crate) fn new(
+        plan: Rc<RefCell<Plan>>,
+        seg: G,
+        parallelism: usize,
+        last: usize,
+        edge: EdgeKind,
+    ) -> Self {
         Stream {
             plan,
             seg,
+            parallelism,
             last,
             edge,
             _t: PhantomData,
@@ -88,16 +96,16 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
         node
     }
 
-    fn then<U, S>(self, label: &str, make: impl FnOnce(usize) -> S) -> Stream<U, G::Then<S>>
-    where
-        S: crate::operator::Stage<T, Out = U>,
-        U: Send + 'static,
-        G::Then<S>: Segment<U>,
-    {
-        let node = self.node(label, self.seg.parallelism());
+    fn then<U, S>(self, label: &str, make: impl FnOnce(usize) -> S) -> Stream<U, Chained<G, T, S>> {
+        let node = self.node(label, self.parallelism);
         Stream {
             plan: self.plan,
-            seg: self.seg.then(make(node)),
+            seg: Chained {
+                seg: self.seg,
+                stage: make(node),
+                _t: PhantomData,
+            },
+            parallelism: self.parallelism,
             last: node,
             edge: EdgeKind::Fused,
             _t: PhantomData,
@@ -105,7 +113,7 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     }
 
     /// `map(|record| ..)`: one output per record.
-    pub fn map<U, F>(self, f: F) -> Stream<U, G::Then<MapStage<F>>>
+    pub fn map<U, F>(self, f: F) -> Stream<U, Chained<G, T, MapStage<F>>>
     where
         F: FnMut(T) -> U + Clone + Send + 'static,
         U: Send + 'static,
@@ -114,7 +122,7 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     }
 
     /// `filter(|record| ..)`: keeps the records for which `f` is true.
-    pub fn filter<F>(self, f: F) -> Stream<T, G::Then<FilterStage<F>>>
+    pub fn filter<F>(self, f: F) -> Stream<T, Chained<G, T, FilterStage<F>>>
     where
         F: FnMut(&T) -> bool + Clone + Send + 'static,
     {
@@ -122,7 +130,7 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     }
 
     /// `filter_map(|record| ..)`: keeps the `Some` outputs.
-    pub fn filter_map<U, F>(self, f: F) -> Stream<U, G::Then<FilterMapStage<F>>>
+    pub fn filter_map<U, F>(self, f: F) -> Stream<U, Chained<G, T, FilterMapStage<F>>>
     where
         F: FnMut(T) -> Option<U> + Clone + Send + 'static,
         U: Send + 'static,
@@ -131,7 +139,7 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     }
 
     /// `flat_map(|record| ..)`: any number of outputs per record.
-    pub fn flat_map<I, F>(self, f: F) -> Stream<I::Item, G::Then<FlatMapStage<F>>>
+    pub fn flat_map<I, F>(self, f: F) -> Stream<I::Item, Chained<G, T, FlatMapStage<F>>>
     where
         F: FnMut(T) -> I + Clone + Send + 'static,
         I: IntoIterator,
@@ -141,7 +149,7 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     }
 
     /// `inspect(|record| ..)`: sees each record, passes it on unchanged.
-    pub fn inspect<F>(self, f: F) -> Stream<T, G::Then<InspectStage<F>>>
+    pub fn inspect<F>(self, f: F) -> Stream<T, Chained<G, T, InspectStage<F>>>
     where
         F: FnMut(&T) + Clone + Send + 'static,
     {
@@ -150,26 +158,27 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
 
     /// `key_by(|record| key)`: pairs records with their key. At parallelism
     /// above 1 the pairs are spread over the instances by key hash.
-    pub fn key_by<K, F>(self, f: F) -> KeyedStream<K, T, KeyedSeg<G, T, K, F, Identity>>
+    pub fn key_by<K, F>(self, f: F) -> KeyedStream<K, T, KeyedSeg<G, T, K, F>>
     where
         F: FnMut(&T) -> K + Clone + Send + 'static,
         K: Hash + Eq + Clone + Send + 'static,
     {
         let parallelism = self.plan.borrow().parallelism;
-        let fused = parallelism == 1 && self.seg.parallelism() == 1;
-        let node = self.node("key_by", self.seg.parallelism());
+        let fused = parallelism == 1 && self.parallelism == 1;
+        let node = self.node("key_by", self.parallelism);
         KeyedStream {
             inner: Stream {
                 plan: self.plan,
                 seg: KeyedSeg {
                     up: self.seg,
                     key: KeyByStage(StageFn { f, node }),
-                    down: Identity,
                     fused,
+                    up_parallelism: self.parallelism,
                     parallelism,
                     task: "keyed".to_owned(),
                     _types: PhantomData,
                 },
+                parallelism,
                 last: node,
                 edge: if fused { EdgeKind::Fused } else { EdgeKind::Hash },
                 _t: PhantomData,
@@ -181,10 +190,11 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     pub fn sink<C>(self, name: &str, connector: C, settings: C::Settings) -> Result<()>
     where
         C: SinkConnector<T>,
+        G: Segment<T>,
     {
         let mut plan = self.plan.borrow_mut();
         let settings = plan.claim(name, NodeKind::Sink, C::KIND, settings)?;
-        let parallelism = self.seg.parallelism();
+        let parallelism = self.parallelism;
         let node = plan.graph.add_node(
             format!("sink {name} ({})", C::KIND),
             NodeKind::Sink,
@@ -202,11 +212,12 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     }
 
     /// Splits the stream so `N` chains each see every record.
-    pub fn fan_out<const N: usize>(self) -> [Stream<T, SourceSeg<T, Identity>>; N]
+    pub fn fan_out<const N: usize>(self) -> [Stream<T, SourceSeg<T>>; N]
     where
         T: Clone,
+        G: Segment<T>,
     {
-        let parallelism = self.seg.parallelism();
+        let parallelism = self.parallelism;
         let mut senders: Vec<Vec<_>> = (0..parallelism).map(|_| Vec::new()).collect();
         let mut receivers: Vec<Vec<Box<dyn Origin<T>>>> = Vec::new();
         for _ in 0..N {
@@ -218,7 +229,7 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
             }
             receivers.push(mine);
         }
-        let writers = senders.into_iter().map(ForwardSender::new).collect();
+        let writers = senders.into_iter().map(BroadcastSender::new).collect();
         let plan = self.plan.clone();
         let (last, edge) = (self.last, self.edge);
         self.seg
@@ -230,9 +241,9 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
                 plan.clone(),
                 SourceSeg {
                     origins: receivers.next().unwrap_or_default(),
-                    stage: Identity,
                     task: format!("fan-out {i}"),
                 },
+                parallelism,
                 last,
                 edge,
             )
@@ -240,12 +251,12 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
     }
 
     /// `union(other)`: the records of both streams, as one stream.
-    pub fn union<G2>(self, other: Stream<T, G2>) -> Stream<T, SourceSeg<T, Identity>>
+    pub fn union<G2>(self, other: Stream<T, G2>) -> Stream<T, SourceSeg<T>>
     where
+        G: Segment<T>,
         G2: Segment<T>,
-        T: Clone,
     {
-        let (pa, pb) = (self.seg.parallelism(), other.seg.parallelism());
+        let (pa, pb) = (self.parallelism, other.parallelism);
         let out = pa.max(pb);
         let node = self.node("union", out);
         self.plan
@@ -258,7 +269,7 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
             (0..n)
                 .map(|i| {
                     senders[i % out] += 1;
-                    ForwardSender::new(vec![txs[i % out].clone()])
+                    ForwardSender::new(txs[i % out].clone())
                 })
                 .collect()
         };
@@ -276,9 +287,9 @@ impl<T: Send + 'static, G: Segment<T>> Stream<T, G> {
             plan,
             SourceSeg {
                 origins,
-                stage: Identity,
                 task: "union".to_owned(),
             },
+            out,
             node,
             EdgeKind::Fused,
         )
@@ -309,13 +320,13 @@ impl<K, V, G> KeyedStream<K, V, G>
 where
     K: Hash + Eq + Clone + Send + 'static,
     V: Send + 'static,
-    G: Segment<(K, V)>,
 {
     /// `aggregate(count() | sum(..) | min(..) | max(..) | avg(..) | custom)`:
     /// a running aggregate per key, emitted as `(key, result)` after each
     /// record. `build` gets an [`Aggs`] that gives closures their argument
     /// type.
-    pub fn aggregate<A, B>(self, build: B) -> Stream<(K, A::Out), G::Then<AggregateStage<A>>>
+    #[allow(clippy::type_complexity)]
+    pub fn aggregate<A, B>(self, build: B) -> Stream<(K, A::Out), Chained<G, (K, V), AggregateStage<A>>>
     where
         B: FnOnce(Aggs<V>) -> A,
         A: Aggregate<V>,
@@ -328,7 +339,7 @@ where
 
     /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new
     /// value after each record.
-    pub fn reduce<F>(self, f: F) -> Stream<V, G::Then<ReduceStage<F>>>
+    pub fn reduce<F>(self, f: F) -> Stream<V, Chained<G, (K, V), ReduceStage<F>>>
     where
         F: FnMut(V, V) -> V + Clone + Send + 'static,
         V: Clone,
