@@ -53,6 +53,9 @@ fn run_prints_results_and_a_summary() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("PageTime finished in"), "{stderr}");
     assert!(stderr.contains("source clicks (file) 240"), "{stderr}");
+    assert!(stderr.contains("dead letters (clicks) 2"), "{stderr}");
+    assert!(stderr.contains("filter 240→107"), "{stderr}");
+    assert!(stderr.contains("sink bad_rows (file) 2"), "{stderr}");
     let dead = std::fs::read_to_string(&bad).unwrap();
     assert_eq!(dead.lines().count(), 2, "{dead}");
     assert!(dead.contains("field 4 (`duration_ms`): invalid digit"), "{dead}");
@@ -75,7 +78,8 @@ fn describe_prints_text_dot_and_mermaid() {
     let out = clicks(&["describe", "--parallelism", "3"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let graph = text(&out.stdout);
-    assert!(graph.contains("[3] aggregate x3  <- [2] via hash"), "{graph}");
+    assert!(graph.contains("[4] aggregate x3  <- [3] via hash"), "{graph}");
+    assert!(graph.contains("[1] dead letters (clicks) x1  <- [0] via forward"), "{graph}");
     let dot = text(&clicks(&["describe", "--format", "dot"]).stdout);
     assert!(dot.starts_with("digraph \"PageTime\""), "{dot}");
     let mermaid = text(&clicks(&["describe", "--format", "mermaid"]).stdout);

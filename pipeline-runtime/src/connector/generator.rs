@@ -104,14 +104,13 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
             Some(rate) => ((rate / 10.0) as usize).clamp(1, BATCH),
             None => BATCH,
         };
-        for _ in 0..batch {
-            if self.next >= self.end {
-                return Ok(Fill::End);
-            }
-            buf.push((self.record)(self.next));
-            self.made += 1;
-            self.next = self.next.saturating_add(self.step);
-        }
+        // Records left: indices next, next + step, .. below end.
+        let left = self.end.saturating_sub(self.next).div_ceil(self.step);
+        let n = left.min(batch as u64);
+        let (first, step, record) = (self.next, self.step, &mut self.record);
+        buf.extend((0..n).map(|j| record(first + j * step)));
+        self.made += n;
+        self.next = self.next.saturating_add(n.saturating_mul(step));
         if let (Some(rate), Some(started)) = (self.rate, self.started) {
             let due = started + Duration::from_secs_f64(self.made as f64 / rate);
             let now = Instant::now();

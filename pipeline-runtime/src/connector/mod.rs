@@ -73,6 +73,7 @@ pub struct SourceCtx {
     pub(crate) policy: BadInputPolicy,
     pub(crate) dead_letters: Vec<Option<ForwardSender<DeadLetter>>>,
     pub(crate) dead_taken: usize,
+    pub(crate) dead_node: usize,
 }
 
 impl SourceCtx {
@@ -96,6 +97,7 @@ impl SourceCtx {
             node: self.node,
             policy: self.policy,
             dead,
+            dead_node: self.dead_node,
             skipped: 0,
             env: None,
         }
@@ -165,6 +167,7 @@ pub struct BadInput {
     node: usize,
     policy: BadInputPolicy,
     dead: Option<ForwardSender<DeadLetter>>,
+    dead_node: usize,
     skipped: u64,
     env: Option<RunEnv>,
 }
@@ -218,6 +221,9 @@ impl BadInput {
                     error: error.to_string(),
                     raw: crate::error::quote_cut(raw),
                 };
+                if let Some(env) = &self.env {
+                    env.metrics.add_out(self.dead_node, 1);
+                }
                 match &mut self.dead {
                     Some(tx) => tx.push(letter),
                     None => Err(PipelineError::Executor(format!(

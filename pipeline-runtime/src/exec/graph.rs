@@ -29,6 +29,9 @@ pub struct Node {
     pub kind: NodeKind,
     /// How many instances run.
     pub parallelism: usize,
+    /// Whether the node counts its output (it changes how many records
+    /// flow); other nodes output what they take in.
+    pub counted: bool,
 }
 
 /// How records travel along an edge.
@@ -79,6 +82,14 @@ pub enum GraphFormat {
 
 impl Graph {
     pub(crate) fn add_node(&mut self, label: String, kind: NodeKind, parallelism: usize) -> usize {
+        let counted = match kind {
+            NodeKind::Source => true,
+            NodeKind::Sink => false,
+            NodeKind::Stage => matches!(
+                label.as_str(),
+                "filter" | "filter_map" | "flat_map"
+            ),
+        };
         let index = self.nodes.len();
         let slug: String = label
             .chars()
@@ -89,6 +100,7 @@ impl Graph {
             label,
             kind,
             parallelism,
+            counted,
         });
         index
     }

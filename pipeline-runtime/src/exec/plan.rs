@@ -218,6 +218,7 @@ impl PipelineBuilder {
                 .map(|_| dead_letters.then(|| ForwardSender::new(dead_tx.clone())))
                 .collect(),
             dead_taken: 0,
+            dead_node: node + 1,
         };
         drop(dead_tx);
         let origins = connector.instances(settings, &mut ctx)?;
@@ -235,6 +236,15 @@ impl PipelineBuilder {
             instances,
         );
         debug_assert_eq!(added, node);
+        if dead_letters {
+            // A side output: a source of the records the source could not
+            // decode.
+            let dead = plan
+                .graph
+                .add_node(format!("dead letters ({name})"), NodeKind::Source, 1);
+            plan.graph.add_edge(node, dead, EdgeKind::Forward);
+            debug_assert_eq!(dead, node + 1);
+        }
         // Instances the connector did not use must not hold the dead-letter
         // channel open.
         ctx.dead_letters.clear();
@@ -265,8 +275,8 @@ impl PipelineBuilder {
                     task: format!("{name}.dead_letters"),
                 },
                 1,
-                node,
-                EdgeKind::Forward,
+                node + 1,
+                EdgeKind::Fused,
             )
         });
         Ok((records, dead))

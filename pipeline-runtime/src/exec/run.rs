@@ -180,27 +180,37 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
     if let Some(e) = root_cause {
         return Err(e);
     }
-    let stats = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let (records_in, records_out, skipped) = metrics.node(i);
-            NodeStats {
-                label: n.label.clone(),
-                kind: n.kind,
-                records_in,
-                records_out,
-                skipped,
-            }
-        })
-        .collect();
+    let stats = node_stats(&graph, &metrics);
     Ok(RunOutcome {
         graph,
         stats,
         elapsed: started.elapsed(),
         collectors: plan.collectors,
     })
+}
+
+/// Every node's counts. Nodes are in build order, so every predecessor of a
+/// node comes before it: a node's input is the sum of its predecessors'
+/// outputs, and a node that does not count its output passes on its input.
+fn node_stats(graph: &Graph, metrics: &Metrics) -> Vec<NodeStats> {
+    let mut stats: Vec<NodeStats> = Vec::with_capacity(graph.nodes.len());
+    for (i, n) in graph.nodes.iter().enumerate() {
+        let (counted_out, skipped) = metrics.node(i);
+        let records_in = graph
+            .edges
+            .iter()
+            .filter(|e| e.1 == i)
+            .filter_map(|e| stats.get(e.0).map(|s| s.records_out))
+            .sum();
+        stats.push(NodeStats {
+            label: n.label.clone(),
+            kind: n.kind,
+            records_in,
+            records_out: if n.counted { counted_out } else { records_in },
+            skipped,
+        });
+    }
+    stats
 }
 
 /// A pipeline defined with `pipeline!`: its name and how to build it. The

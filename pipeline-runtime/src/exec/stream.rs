@@ -17,7 +17,7 @@ use crate::operator::{
     AggregateStage, FilterMapStage, FilterStage, FlatMapStage, InspectStage, KeyByStage, MapStage,
     ReduceStage,
 };
-use crate::operator::{Aggregate, Aggs, Identity, MeteredStage, StageFn};
+use crate::operator::{Aggregate, Aggs, Identity, StageFn};
 use crate::Result;
 use std::cell::RefCell;
 use std::hash::Hash;
@@ -207,7 +207,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
             collectors: plan.collectors.clone(),
         };
         let writers = connector.writers(settings, &ctx)?;
-        self.seg.terminate(MeteredStage { node }, writers, &mut plan);
+        self.seg.terminate(Identity, writers, &mut plan);
         Ok(())
     }
 
@@ -334,7 +334,7 @@ where
     {
         let agg = build(Aggs::new());
         self.inner
-            .then("aggregate", |node| AggregateStage { agg, node })
+            .then("aggregate", |_node| AggregateStage { agg })
     }
 
     /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new

@@ -145,7 +145,7 @@ impl<T: Serialize> Encode<T> for Json {
 /// struct Row { name: String, n: u32 }
 ///
 /// let mut csv = Csv::default();
-/// csv.header("n,name").unwrap();
+/// Decode::<Row>::header(&mut csv, "n,name").unwrap();
 /// let row: Row = csv.decode("7,\"a, b\"").unwrap();
 /// assert_eq!(row, Row { name: "a, b".into(), n: 7 });
 ///

@@ -2,7 +2,6 @@
 //! `avg`, or a user [`Aggregate`]).
 
 use super::{MeterSet, Push, Stage};
-use crate::exec::metrics::Meter;
 use crate::state::{KeyedState, MemoryState};
 use crate::Result;
 use std::hash::Hash;
@@ -304,7 +303,6 @@ pub struct AggregateOp<K, A: Aggregate<T>, T, Next> {
     agg: A,
     state: MemoryState<K, A::Acc>,
     next: Next,
-    meter: Meter,
 }
 
 impl<K, T, A, Next> Push<(K, T)> for AggregateOp<K, A, T, Next>
@@ -315,7 +313,6 @@ where
 {
     #[inline]
     fn push(&mut self, (key, item): (K, T)) -> Result<()> {
-        self.meter.record_in_out();
         let agg = &self.agg;
         let acc = self.state.get_or_insert_with(key.clone(), || agg.create());
         agg.add(acc, &item);
@@ -324,12 +321,10 @@ where
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.finish()
     }
 }
@@ -338,7 +333,6 @@ where
 #[derive(Debug, Clone, Copy)]
 pub struct AggregateStage<A> {
     pub(crate) agg: A,
-    pub(crate) node: usize,
 }
 
 impl<K, T, A> Stage<(K, T)> for AggregateStage<A>
@@ -350,12 +344,11 @@ where
     type Out = (K, A::Out);
     type Linked<Next: Push<(K, A::Out)> + Send> = AggregateOp<K, A, T, Next>;
 
-    fn link<Next: Push<(K, A::Out)> + Send>(self, next: Next, meter: &MeterSet) -> Self::Linked<Next> {
+    fn link<Next: Push<(K, A::Out)> + Send>(self, next: Next, _meter: &MeterSet) -> Self::Linked<Next> {
         AggregateOp {
             agg: self.agg,
             state: MemoryState::default(),
             next,
-            meter: meter.meter(self.node),
         }
     }
 }

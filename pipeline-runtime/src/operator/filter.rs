@@ -36,7 +36,6 @@ where
 {
     #[inline]
     fn push(&mut self, item: T) -> Result<()> {
-        self.meter.record_in();
         if (self.f)(&item) {
             self.meter.record_out();
             self.next.push(item)

@@ -36,7 +36,6 @@ where
 {
     #[inline]
     fn push(&mut self, item: In) -> Result<()> {
-        self.meter.record_in();
         match (self.f)(item) {
             Some(out) => {
                 self.meter.record_out();

@@ -39,7 +39,6 @@ where
 {
     #[inline]
     fn push(&mut self, item: In) -> Result<()> {
-        self.meter.record_in();
         for out in (self.f)(item) {
             self.meter.record_out();
             self.next.push(out)?;

@@ -1,7 +1,6 @@
 //! `inspect`: looks at each record without changing it.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::exec::metrics::Meter;
 use crate::Result;
 
 /// The linked `inspect` stage: calls `f(&record)` and passes the record on.
@@ -31,7 +30,6 @@ use crate::Result;
 pub struct Inspect<F, Next> {
     f: F,
     next: Next,
-    meter: Meter,
 }
 
 impl<T, F, Next> Push<T> for Inspect<F, Next>
@@ -41,18 +39,15 @@ where
 {
     #[inline]
     fn push(&mut self, item: T) -> Result<()> {
-        self.meter.record_in_out();
         (self.f)(&item);
         self.next.push(item)
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.finish()
     }
 }
@@ -68,11 +63,10 @@ where
     type Out = T;
     type Linked<Next: Push<T> + Send> = Inspect<F, Next>;
 
-    fn link<Next: Push<T> + Send>(self, next: Next, meter: &MeterSet) -> Inspect<F, Next> {
+    fn link<Next: Push<T> + Send>(self, next: Next, _meter: &MeterSet) -> Inspect<F, Next> {
         Inspect {
             f: self.0.f,
             next,
-            meter: meter.meter(self.0.node),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! `key_by`: pairs each record with its key, ahead of per-key stages.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::exec::metrics::Meter;
 use crate::Result;
 
 /// The linked `key_by` stage: emits `(key(&record), record)`.
@@ -28,7 +27,6 @@ use crate::Result;
 pub struct KeyBy<F, Next> {
     f: F,
     next: Next,
-    meter: Meter,
 }
 
 impl<K, T, F, Next> Push<T> for KeyBy<F, Next>
@@ -38,18 +36,15 @@ where
 {
     #[inline]
     fn push(&mut self, item: T) -> Result<()> {
-        self.meter.record_in_out();
         let key = (self.f)(&item);
         self.next.push((key, item))
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.finish()
     }
 }
@@ -65,11 +60,10 @@ where
     type Out = (K, T);
     type Linked<Next: Push<(K, T)> + Send> = KeyBy<F, Next>;
 
-    fn link<Next: Push<(K, T)> + Send>(self, next: Next, meter: &MeterSet) -> KeyBy<F, Next> {
+    fn link<Next: Push<(K, T)> + Send>(self, next: Next, _meter: &MeterSet) -> KeyBy<F, Next> {
         KeyBy {
             f: self.0.f,
             next,
-            meter: meter.meter(self.0.node),
         }
     }
 }

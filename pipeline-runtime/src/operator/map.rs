@@ -1,7 +1,6 @@
 //! `map`: one record in, one record out.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::exec::metrics::Meter;
 use crate::Result;
 
 /// The linked `map` stage: applies `f` to every record.
@@ -27,7 +26,6 @@ use crate::Result;
 pub struct Map<F, Next> {
     f: F,
     next: Next,
-    meter: Meter,
 }
 
 impl<In, Out, F, Next> Push<In> for Map<F, Next>
@@ -37,17 +35,14 @@ where
 {
     #[inline]
     fn push(&mut self, item: In) -> Result<()> {
-        self.meter.record_in_out();
         self.next.push((self.f)(item))
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.finish()
     }
 }
@@ -63,11 +58,10 @@ where
     type Out = Out;
     type Linked<Next: Push<Out> + Send> = Map<F, Next>;
 
-    fn link<Next: Push<Out> + Send>(self, next: Next, meter: &MeterSet) -> Map<F, Next> {
+    fn link<Next: Push<Out> + Send>(self, next: Next, _meter: &MeterSet) -> Map<F, Next> {
         Map {
             f: self.0.f,
             next,
-            meter: meter.meter(self.0.node),
         }
     }
 }

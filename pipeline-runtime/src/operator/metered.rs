@@ -1,10 +1,11 @@
-//! `Metered`: counts the records that reach a sink.
+//! `Metered`: counts the records a source emits.
 
 use super::{MeterSet, Push, Stage};
 use crate::exec::metrics::Meter;
 use crate::Result;
 
-/// Counts records on their way into a sink's writer.
+/// Counts the records a source emits (stages after it derive their counts
+/// from it).
 #[derive(Debug)]
 pub struct Metered<Next> {
     next: Next,
@@ -14,7 +15,7 @@ pub struct Metered<Next> {
 impl<T, Next: Push<T>> Push<T> for Metered<Next> {
     #[inline]
     fn push(&mut self, item: T) -> Result<()> {
-        self.meter.record_in_out();
+        self.meter.record_out();
         self.next.push(item)
     }
 
@@ -29,7 +30,7 @@ impl<T, Next: Push<T>> Push<T> for Metered<Next> {
     }
 }
 
-/// The counting stage before linking; `node` is the sink's graph node.
+/// The counting stage before linking; `node` is the source's graph node.
 #[derive(Debug, Clone, Copy)]
 pub struct MeteredStage {
     pub(crate) node: usize,

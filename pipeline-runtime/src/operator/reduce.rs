@@ -1,7 +1,6 @@
 //! `reduce`: a running per-key fold of records into one record.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::exec::metrics::Meter;
 use crate::state::{KeyedState, MemoryState};
 use crate::Result;
 use std::hash::Hash;
@@ -33,7 +32,6 @@ pub struct Reduce<K, T, F, Next> {
     f: F,
     state: MemoryState<K, Option<T>>,
     next: Next,
-    meter: Meter,
 }
 
 impl<K, T, F, Next> Push<(K, T)> for Reduce<K, T, F, Next>
@@ -45,7 +43,6 @@ where
 {
     #[inline]
     fn push(&mut self, (key, item): (K, T)) -> Result<()> {
-        self.meter.record_in_out();
         let slot = self.state.get_or_insert_with(key, || None);
         let value = match slot.take() {
             Some(previous) => (self.f)(previous, item),
@@ -57,12 +54,10 @@ where
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.meter.publish();
         self.next.finish()
     }
 }
@@ -80,12 +75,11 @@ where
     type Out = T;
     type Linked<Next: Push<T> + Send> = Reduce<K, T, F, Next>;
 
-    fn link<Next: Push<T> + Send>(self, next: Next, meter: &MeterSet) -> Self::Linked<Next> {
+    fn link<Next: Push<T> + Send>(self, next: Next, _meter: &MeterSet) -> Self::Linked<Next> {
         Reduce {
             f: self.0.f,
             state: MemoryState::default(),
             next,
-            meter: meter.meter(self.0.node),
         }
     }
 }
