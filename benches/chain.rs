@@ -73,14 +73,19 @@ fn run_pipeline(parallelism: usize) {
         count: Some(RECORDS),
         rate: None,
     };
-    b.source("records", Generator::new(record), settings, BadInputPolicy::Fail)
-        .expect("the source is valid")
-        .map(transform)
-        .filter(keep)
-        .key_by(key)
-        .aggregate(|a| a.count())
-        .sink("out", BlackHole, NoSettings {})
-        .expect("the sink is valid");
+    b.source(
+        "records",
+        Generator::new(record),
+        settings,
+        BadInputPolicy::Fail,
+    )
+    .expect("the source is valid")
+    .map(transform)
+    .filter(keep)
+    .key_by(key)
+    .aggregate(|a| a.count())
+    .sink("out", BlackHole, NoSettings {})
+    .expect("the sink is valid");
     b.run().expect("the pipeline runs");
 }
 
@@ -102,8 +107,13 @@ fn mean_seconds(id: &str) -> Option<f64> {
     let dir = std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let path = dir.join("criterion").join(id).join("new").join("estimates.json");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let path = dir
+        .join("criterion")
+        .join(id)
+        .join("new")
+        .join("estimates.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     Some(json["mean"]["point_estimate"].as_f64()? / 1e9)
 }
 
@@ -113,7 +123,9 @@ fn main() {
     group.throughput(Throughput::Elements(RECORDS));
     group.bench_function("hand_loop", |b| b.iter(run_hand_loop));
     for p in [1, 2] {
-        group.bench_with_input(BenchmarkId::new("pipeline", p), &p, |b, &p| b.iter(|| run_pipeline(p)));
+        group.bench_with_input(BenchmarkId::new("pipeline", p), &p, |b, &p| {
+            b.iter(|| run_pipeline(p))
+        });
     }
     group.finish();
     c.final_summary();
@@ -124,9 +136,21 @@ fn main() {
         mean_seconds("chain/pipeline/2"),
     ) {
         let rate = |s: f64| RECORDS as f64 / s / 1e6;
-        println!("hand-written loop:        {:>8.1} M records/s ({hand:.3} s)", rate(hand));
-        println!("pipeline, parallelism 1: {:>8.1} M records/s ({one:.3} s)", rate(one));
-        println!("pipeline, parallelism 2: {:>8.1} M records/s ({two:.3} s)", rate(two));
-        println!("ratio pipeline(p=1) / hand loop: {:.3} (target <= 1.2)", one / hand);
+        println!(
+            "hand-written loop:        {:>8.1} M records/s ({hand:.3} s)",
+            rate(hand)
+        );
+        println!(
+            "pipeline, parallelism 1: {:>8.1} M records/s ({one:.3} s)",
+            rate(one)
+        );
+        println!(
+            "pipeline, parallelism 2: {:>8.1} M records/s ({two:.3} s)",
+            rate(two)
+        );
+        println!(
+            "ratio pipeline(p=1) / hand loop: {:.3} (target <= 1.2)",
+            one / hand
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Each bad-input policy: `fail`, `skip` and `dead_letter`.
 
 use pipeline::prelude::*;
+use pipeline::runtime::ErrorKind;
 use pipeline::runtime::connector::DeadLetter;
-use pipeline::runtime::PipelineError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Reading {
@@ -48,12 +48,12 @@ pipeline! {
 fn fail_stops_with_the_source_position_and_record() {
     let (_dir, opts) = input();
     let err = Fail::run_with(opts).unwrap_err();
-    let PipelineError::BadRecord {
+    let ErrorKind::BadRecord {
         source_name,
         position,
         raw,
         ..
-    } = &err
+    } = err.kind()
     else {
         panic!("expected a bad record error, got {err}");
     };
@@ -72,7 +72,11 @@ fn skip_drops_counts_and_keeps_the_rest() {
     let values: Vec<f64> = got.iter().map(|r| r.value).collect();
     assert_eq!(values, vec![1.5, 2.5, 4.0]);
     assert_eq!(out.stats[0].skipped, 2);
-    assert!(out.summary().contains("(2 bad skipped)"), "{}", out.summary());
+    assert!(
+        out.summary().contains("(2 bad skipped)"),
+        "{}",
+        out.summary()
+    );
 }
 
 #[test]
@@ -94,11 +98,16 @@ fn dead_letters_go_to_their_own_stream() {
 fn long_bad_records_are_cut_in_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("readings.csv");
-    std::fs::write(&path, format!("sensor,value\ns1,{}\n", "9".repeat(10_000) + "x")).unwrap();
+    std::fs::write(
+        &path,
+        format!("sensor,value\ns1,{}\n", "9".repeat(10_000) + "x"),
+    )
+    .unwrap();
     let opts = RunOptions::default()
         .with_setting(&format!("readings.path={:?}", path.display().to_string()))
         .unwrap();
-    let PipelineError::BadRecord { raw, .. } = Fail::run_with(opts).unwrap_err() else {
+    let err = Fail::run_with(opts).unwrap_err();
+    let ErrorKind::BadRecord { raw, .. } = err.kind() else {
         panic!("expected a bad record");
     };
     assert_eq!(raw.chars().count(), pipeline::runtime::MAX_QUOTED + 1);

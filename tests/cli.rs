@@ -45,10 +45,19 @@ fn text(bytes: &[u8]) -> String {
 fn run_prints_results_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.jsonl");
-    let out = clicks(&["run", "--parallelism", "2", "--set", &format!("bad_rows.path={:?}", bad.display().to_string())]);
+    let out = clicks(&[
+        "run",
+        "--parallelism",
+        "2",
+        "--set",
+        &format!("bad_rows.path={:?}", bad.display().to_string()),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let last_home = stdout.lines().filter(|l| l.starts_with("[\"/home\",")).count();
+    let last_home = stdout
+        .lines()
+        .filter(|l| l.starts_with("[\"/home\","))
+        .count();
     assert!(last_home > 0, "{stdout}");
     let stderr = text(&out.stderr);
     assert!(stderr.contains("PageTime finished in"), "{stderr}");
@@ -58,7 +67,10 @@ fn run_prints_results_and_a_summary() {
     assert!(stderr.contains("sink bad_rows (file) 2"), "{stderr}");
     let dead = std::fs::read_to_string(&bad).unwrap();
     assert_eq!(dead.lines().count(), 2, "{dead}");
-    assert!(dead.contains("field 4 (`duration_ms`): invalid digit"), "{dead}");
+    assert!(
+        dead.contains("field 4 (`duration_ms`): invalid digit"),
+        "{dead}"
+    );
 }
 
 #[test]
@@ -67,10 +79,16 @@ fn help_lists_sources_and_sinks() {
     assert!(out.status.success());
     let help = text(&out.stdout);
     assert!(help.contains("Total time spent per page"), "{help}");
-    assert!(help.contains("Sources:\n  clicks           file (Click records)"), "{help}");
+    assert!(
+        help.contains("Sources:\n  clicks           file (Click records)"),
+        "{help}"
+    );
     assert!(help.contains("bad_rows         file"), "{help}");
     let run_help = text(&clicks(&["run", "--help"]).stdout);
-    assert!(run_help.contains("--set <NAME.KEY=VALUE>") && run_help.contains("--config <FILE>"), "{run_help}");
+    assert!(
+        run_help.contains("--set <NAME.KEY=VALUE>") && run_help.contains("--config <FILE>"),
+        "{run_help}"
+    );
 }
 
 #[test]
@@ -78,8 +96,14 @@ fn describe_prints_text_dot_and_mermaid() {
     let out = clicks(&["describe", "--parallelism", "3"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let graph = text(&out.stdout);
-    assert!(graph.contains("[4] aggregate x3  <- [3] via hash"), "{graph}");
-    assert!(graph.contains("[1] dead letters (clicks) x1  <- [0] via forward"), "{graph}");
+    assert!(
+        graph.contains("[4] aggregate x3  <- [3] via hash"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains("[1] dead letters (clicks) x1  <- [0] via forward"),
+        "{graph}"
+    );
     let dot = text(&clicks(&["describe", "--format", "dot"]).stdout);
     assert!(dot.starts_with("digraph \"PageTime\""), "{dot}");
     let mermaid = text(&clicks(&["describe", "--format", "mermaid"]).stdout);
@@ -91,7 +115,10 @@ fn bad_settings_exit_2_naming_the_setting() {
     let out = clicks(&["run", "--set", "clicks.prot=1"]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("setting `clicks`: unknown field `prot`"), "{err}");
+    assert!(
+        err.contains("setting `clicks`: unknown field `prot`"),
+        "{err}"
+    );
 
     let out = clicks(&["run", "--set", "nope.port=1"]);
     assert_eq!(out.status.code(), Some(2));
@@ -99,7 +126,11 @@ fn bad_settings_exit_2_naming_the_setting() {
 
     let out = clicks(&["run", "--set", "clicks.header=maybe"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("setting `clicks`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("setting `clicks`"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = clicks(&["run", "--set", "no-dot"]);
     assert_eq!(out.status.code(), Some(2));
@@ -110,7 +141,11 @@ fn bad_settings_exit_2_naming_the_setting() {
 fn bad_flags_and_config_files_exit_2() {
     let out = clicks(&["run", "--parallelism", "0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--parallelism"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--parallelism"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = clicks(&["run", "--frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
@@ -120,7 +155,11 @@ fn bad_flags_and_config_files_exit_2() {
     std::fs::write(&config, "[clicks\npath = 1").unwrap();
     let out = clicks(&["run", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("config file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("config file"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -130,11 +169,18 @@ fn a_config_file_sets_parallelism_and_settings() {
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(
         &config,
-        format!("parallelism = 2\n[bad_rows]\npath = {:?}\n", bad.display().to_string()),
+        format!(
+            "parallelism = 2\n[bad_rows]\npath = {:?}\n",
+            bad.display().to_string()
+        ),
     )
     .unwrap();
     let out = clicks(&["describe", "--config", config.to_str().unwrap()]);
-    assert!(text(&out.stdout).contains("aggregate x2"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("aggregate x2"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = clicks(&["run", "--quiet", "--config", config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
@@ -146,5 +192,8 @@ fn a_runtime_failure_exits_1() {
     let out = clicks(&["run", "--set", "clicks.path=does/not/exist.csv"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("source `clicks`") && err.contains("does/not/exist.csv"), "{err}");
+    assert!(
+        err.contains("source `clicks`") && err.contains("does/not/exist.csv"),
+        "{err}"
+    );
 }

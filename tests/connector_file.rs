@@ -55,17 +55,24 @@ fn json_lines_to_csv() {
     std::fs::write(
         &input,
         concat!(
-            r#"{"user":"u1","page":"/a","ms":120}"#, "\n",
-            r#"{"user":"u2","page":"/b","ms":50}"#, "\n",
+            r#"{"user":"u1","page":"/a","ms":120}"#,
             "\n",
-            r#"{"user":"u3","page":"/a","ms":300}"#, "\n",
+            r#"{"user":"u2","page":"/b","ms":50}"#,
+            "\n",
+            "\n",
+            r#"{"user":"u3","page":"/a","ms":300}"#,
+            "\n",
         ),
     )
     .unwrap();
     let output = dir.path().join("out.csv");
     let out = JsonToCsv::run_with(settings(&input, &output, 1)).unwrap();
     assert_eq!(sorted_lines(&output), vec!["/a,120", "/a,420"]);
-    assert!(out.summary().contains("sink out (file) 2"), "{}", out.summary());
+    assert!(
+        out.summary().contains("sink out (file) 2"),
+        "{}",
+        out.summary()
+    );
 }
 
 #[test]
@@ -86,7 +93,11 @@ fn csv_with_a_header_to_json_from_a_directory_in_parallel() {
     let out = CsvToJson::run_with(settings(&input, &output, 4)).unwrap();
     let lines = sorted_lines(&output);
     assert_eq!(lines.len(), 1000);
-    assert!(lines.contains(&r#"["u2",249]"#.to_string()), "{:?}", &lines[..3]);
+    assert!(
+        lines.contains(&r#"["u2",249]"#.to_string()),
+        "{:?}",
+        &lines[..3]
+    );
     assert_eq!(out.graph.nodes[0].parallelism, 4);
 }
 
@@ -96,7 +107,10 @@ fn a_missing_input_names_the_source_and_path() {
     let missing = dir.path().join("nope.jsonl");
     let err = JsonToCsv::run_with(settings(&missing, &dir.path().join("o"), 1)).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("source `clicks`") && text.contains("nope.jsonl"), "{text}");
+    assert!(
+        text.contains("source `clicks`") && text.contains("nope.jsonl"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -107,5 +121,8 @@ fn an_unwritable_output_names_the_sink_and_path() {
     let output = dir.path().join("no-such-dir").join("out.csv");
     let err = JsonToCsv::run_with(settings(&input, &output, 1)).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("sink `out`: cannot create") && text.contains("no-such-dir"), "{text}");
+    assert!(
+        text.contains("sink `out`: cannot create") && text.contains("no-such-dir"),
+        "{text}"
+    );
 }

@@ -64,24 +64,39 @@ fn word_count_over_a_socket_at_parallelism_four() {
     assert_eq!(get("dog"), Some(1));
     assert_eq!(get("end"), Some(1));
     assert_eq!(counts.len(), 9);
-    assert!(out.summary().contains("source lines (socket) 3"), "{}", out.summary());
+    assert!(
+        out.summary().contains("source lines (socket) 3"),
+        "{}",
+        out.summary()
+    );
 }
 
 #[test]
 fn an_absent_peer_is_a_clear_error() {
     // Bind, then drop: the port is very likely free and refusing.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let err = NetworkWordCount::run_with(opts(port, 1)).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("source `lines`"), "{text}");
-    assert!(text.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{text}");
+    assert!(
+        text.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{text}"
+    );
     assert!(text.contains("is a server listening there?"), "{text}");
     assert!(err.is_retryable());
 }
 
 #[test]
 fn retries_wait_for_a_late_server() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     thread::spawn(move || {
         thread::sleep(Duration::from_millis(300));
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -93,7 +108,12 @@ fn retries_wait_for_a_late_server() {
         .unwrap()
         .with_setting("lines.retry_delay=\"50ms\"")
         .unwrap();
-    let counts = finals(NetworkWordCount::run_with(opts).unwrap().collected("counts").unwrap());
+    let counts = finals(
+        NetworkWordCount::run_with(opts)
+            .unwrap()
+            .collected("counts")
+            .unwrap(),
+    );
     assert_eq!(counts, vec![("late".into(), 1), ("words".into(), 1)]);
 }
 

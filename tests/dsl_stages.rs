@@ -16,14 +16,20 @@ struct Sale {
 }
 
 fn sales() -> Vec<Sale> {
-    [("a", 3, 1.5), ("b", 1, 2.0), ("a", 5, 0.5), ("a", 2, 4.0), ("b", 7, 1.0)]
-        .into_iter()
-        .map(|(shop, amount, price)| Sale {
-            shop: shop.into(),
-            amount,
-            price,
-        })
-        .collect()
+    [
+        ("a", 3, 1.5),
+        ("b", 1, 2.0),
+        ("a", 5, 0.5),
+        ("a", 2, 4.0),
+        ("b", 7, 1.0),
+    ]
+    .into_iter()
+    .map(|(shop, amount, price)| Sale {
+        shop: shop.into(),
+        amount,
+        price,
+    })
+    .collect()
 }
 
 pipeline! {
@@ -85,7 +91,13 @@ fn keyed_running_aggregates() {
     // Running: every record emits its key's count so far.
     assert_eq!(
         sorted(count.clone()),
-        vec![("a".into(), 1), ("a".into(), 2), ("a".into(), 3), ("b".into(), 1), ("b".into(), 2)]
+        vec![
+            ("a".into(), 1),
+            ("a".into(), 2),
+            ("a".into(), 3),
+            ("b".into(), 1),
+            ("b".into(), 2)
+        ]
     );
     assert_eq!(finals(count), vec![("a".into(), 3), ("b".into(), 2)]);
     let sum: Vec<(String, u64)> = out.collected("sum").unwrap();
@@ -148,7 +160,11 @@ fn union_merges_every_input() {
     for p in [1, 3] {
         let out = Unions::run_with(RunOptions::default().with_parallelism(p)).unwrap();
         let got: Vec<u32> = out.collected("out").unwrap();
-        assert_eq!(sorted(got), vec![1, 2, 3, 8, 101, 102, 103, 104], "parallelism {p}");
+        assert_eq!(
+            sorted(got),
+            vec![1, 2, 3, 8, 101, 102, 103, 104],
+            "parallelism {p}"
+        );
     }
 }
 
@@ -163,6 +179,9 @@ fn graphs_describe_every_node_and_exchange() {
     let dot = g.render(pipeline::runtime::exec::GraphFormat::Dot);
     assert!(dot.contains("label=\"hash\", style=dashed"), "{dot}");
     let mermaid = g.render(pipeline::runtime::exec::GraphFormat::Mermaid);
-    assert!(mermaid.starts_with("flowchart LR") && mermaid.contains("-. hash .->"), "{mermaid}");
+    assert!(
+        mermaid.starts_with("flowchart LR") && mermaid.contains("-. hash .->"),
+        "{mermaid}"
+    );
     assert_eq!(g.nodes[0].id, "Aggregates/0-source-sales--iter");
 }

@@ -36,7 +36,10 @@ fn run(words: &[String], parallelism: usize) -> Vec<(String, u64)> {
     }
     let opts = RunOptions::default()
         .with_parallelism(parallelism)
-        .with_setting(&format!("words.path={:?}", dir.path().display().to_string()))
+        .with_setting(&format!(
+            "words.path={:?}",
+            dir.path().display().to_string()
+        ))
         .unwrap();
     let out = FileCounts::run_with(opts).unwrap();
     let mut got: Vec<(String, u64)> = out.collected("counts").unwrap();
@@ -46,7 +49,9 @@ fn run(words: &[String], parallelism: usize) -> Vec<(String, u64)> {
 
 #[test]
 fn parallelism_one_and_four_agree() {
-    let words: Vec<String> = (0..20_000).map(|i| format!("w{}", (i * 7919) % 1_000)).collect();
+    let words: Vec<String> = (0..20_000)
+        .map(|i| format!("w{}", (i * 7919) % 1_000))
+        .collect();
     let one = run(&words, 1);
     let four = run(&words, 4);
     assert_eq!(one.len(), 20_000);

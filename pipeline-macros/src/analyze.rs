@@ -23,7 +23,11 @@ impl Ctxt {
         self.errors.push(syn::Error::new(span, message));
     }
 
-    pub(crate) fn error_spanned_by(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+    pub(crate) fn error_spanned_by(
+        &mut self,
+        tokens: impl ToTokens,
+        message: impl std::fmt::Display,
+    ) {
         self.errors.push(syn::Error::new_spanned(tokens, message));
     }
 
@@ -62,7 +66,9 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
         .statements
         .iter()
         .flat_map(|s| match s {
-            Statement::Source { name, connector, .. } => {
+            Statement::Source {
+                name, connector, ..
+            } => {
                 let mut v = vec![name];
                 v.extend(dead_letter_name(connector));
                 v
@@ -110,15 +116,14 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                             },
                             _ => None,
                         });
-                        sink_names.push(explicit.unwrap_or_else(|| {
-                            if *n == 1 { kind } else { format!("{kind}_{n}") }
-                        }));
+                        sink_names.push(
+                            explicit.unwrap_or_else(|| {
+                                if *n == 1 { kind } else { format!("{kind}_{n}") }
+                            }),
+                        );
                     }
                     None => {
-                        let last = chain
-                            .stages
-                            .last()
-                            .map_or(chain.head.span(), |s| s.span);
+                        let last = chain.stages.last().map_or(chain.head.span(), |s| s.span);
                         cx.error(
                             last,
                             "this chain does not end in a sink; add `-> sink stdout()` (or another sink), or name the stream with `let NAME = ..`",
@@ -161,7 +166,13 @@ fn define(streams: &mut Vec<Defined>, name: &Ident, cx: &mut Ctxt) {
 /// Records a read of `name`. A read that is an error (a typo, a stream
 /// defined further down) still counts for the stream it most likely means,
 /// so that stream is not also reported as unused.
-fn use_stream(streams: &mut [Defined], all: &[&Ident], early: &mut Vec<String>, name: &Ident, cx: &mut Ctxt) {
+fn use_stream(
+    streams: &mut [Defined],
+    all: &[&Ident],
+    early: &mut Vec<String>,
+    name: &Ident,
+    cx: &mut Ctxt,
+) {
     if let Some(s) = streams.iter_mut().find(|s| s.name == *name) {
         s.uses += 1;
         return;
@@ -169,7 +180,9 @@ fn use_stream(streams: &mut [Defined], all: &[&Ident], early: &mut Vec<String>, 
     if all.iter().any(|n| *n == name) {
         cx.error_spanned_by(
             name,
-            format!("stream `{name}` is used before it is defined; move its definition above this line"),
+            format!(
+                "stream `{name}` is used before it is defined; move its definition above this line"
+            ),
         );
         early.push(name.to_string());
         return;
@@ -177,14 +190,23 @@ fn use_stream(streams: &mut [Defined], all: &[&Ident], early: &mut Vec<String>, 
     let known: Vec<String> = streams.iter().map(|s| s.name.to_string()).collect();
     let word = name.to_string();
     let meant = suggest::closest(&word, known.iter().map(String::as_str)).map(str::to_owned);
-    let hint = meant.as_deref().map(|m| format!("; did you mean `{m}`?")).unwrap_or_default();
+    let hint = meant
+        .as_deref()
+        .map(|m| format!("; did you mean `{m}`?"))
+        .unwrap_or_default();
     cx.error_spanned_by(name, format!("unknown stream `{name}`{hint}"));
     if let Some(s) = meant.and_then(|m| streams.iter_mut().find(|s| s.name == m)) {
         s.uses += 1;
     }
 }
 
-fn check_chain(chain: &Chain, streams: &mut [Defined], all: &[&Ident], early: &mut Vec<String>, cx: &mut Ctxt) {
+fn check_chain(
+    chain: &Chain,
+    streams: &mut [Defined],
+    all: &[&Ident],
+    early: &mut Vec<String>,
+    cx: &mut Ctxt,
+) {
     use_stream(streams, all, early, &chain.head, cx);
     for stage in &chain.stages {
         match ops::lookup(&stage.name) {
@@ -213,8 +235,12 @@ fn check_chain(chain: &Chain, streams: &mut [Defined], all: &[&Ident], early: &m
 
 fn dead_letter_name(connector: &Connector) -> Option<&Ident> {
     let opt = connector.option("on_error")?;
-    let Expr::Call(call) = &opt.value else { return None };
-    let Expr::Path(func) = &*call.func else { return None };
+    let Expr::Call(call) = &opt.value else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
     if !func.path.is_ident("dead_letter") {
         return None;
     }
@@ -233,10 +259,16 @@ fn check_connector(connector: &Connector, role: Role, cx: &mut Ctxt) {
         };
         let names = connectors::names(role);
         let message = if connectors::lookup(&name, other).is_some() {
-            format!("`{name}` is not a {what} connector; the {what}s are {}", suggest::list(&names))
+            format!(
+                "`{name}` is not a {what} connector; the {what}s are {}",
+                suggest::list(&names)
+            )
         } else {
             let hint = suggest::did_you_mean(&name, names.iter().copied());
-            format!("unknown {what} connector `{name}`{hint} (the {what}s are {})", suggest::list(&names))
+            format!(
+                "unknown {what} connector `{name}`{hint} (the {what}s are {})",
+                suggest::list(&names)
+            )
         };
         cx.error_spanned_by(&connector.name, message);
         return;
@@ -252,7 +284,10 @@ fn check_connector(connector: &Connector, role: Role, cx: &mut Ctxt) {
             let hint = suggest::did_you_mean(&key, options.iter().copied());
             cx.error_spanned_by(
                 &opt.key,
-                format!("unknown option `{key}` for `{name}`{hint} (its options are {})", suggest::list(&options)),
+                format!(
+                    "unknown option `{key}` for `{name}`{hint} (its options are {})",
+                    suggest::list(&options)
+                ),
             );
             continue;
         };
@@ -302,7 +337,10 @@ fn check_value(spec: &ConnectorSpec, key: &str, kind: OptKind, value: &Expr, cx:
         }
         OptKind::Name => {
             if !matches!(value, Expr::Lit(l) if matches!(l.lit, Lit::Str(_))) {
-                cx.error(value.span(), format!("`{key}` takes a string literal, as in `{key}: \"out\"`"));
+                cx.error(
+                    value.span(),
+                    format!("`{key}` takes a string literal, as in `{key}: \"out\"`"),
+                );
             }
         }
         OptKind::Str | OptKind::Int | OptKind::OptInt | OptKind::Bool | OptKind::Code => {}
@@ -310,8 +348,12 @@ fn check_value(spec: &ConnectorSpec, key: &str, kind: OptKind, value: &Expr, cx:
 }
 
 fn policy_dead_letter_ok(value: &Expr) -> bool {
-    let Expr::Call(call) = value else { return false };
-    let Expr::Path(func) = &*call.func else { return false };
+    let Expr::Call(call) = value else {
+        return false;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return false;
+    };
     func.path.is_ident("dead_letter")
         && call.args.len() == 1
         && matches!(call.args.first(), Some(Expr::Path(p)) if p.path.get_ident().is_some())
@@ -336,7 +378,9 @@ pub(crate) fn duration_millis(value: &Expr) -> syn::Result<u64> {
             ),
         )
     };
-    let Expr::Lit(lit) = value else { return Err(bad()) };
+    let Expr::Lit(lit) = value else {
+        return Err(bad());
+    };
     let (number, suffix): (f64, &str) = match &lit.lit {
         Lit::Int(i) => (i.base10_digits().parse().map_err(|_| bad())?, i.suffix()),
         Lit::Float(f) => (f.base10_digits().parse().map_err(|_| bad())?, f.suffix()),
@@ -353,7 +397,10 @@ pub(crate) fn duration_millis(value: &Expr) -> syn::Result<u64> {
     if millis.fract() != 0.0 || !(0.0..=u64::MAX as f64).contains(&millis) {
         return Err(syn::Error::new(
             value.span(),
-            format!("invalid duration `{}`: it must be a whole number of milliseconds", value.to_token_stream()),
+            format!(
+                "invalid duration `{}`: it must be a whole number of milliseconds",
+                value.to_token_stream()
+            ),
         ));
     }
     Ok(millis as u64)
@@ -367,7 +414,11 @@ mod tests {
     fn errors(def: PipelineDef) -> String {
         match run(&def) {
             Ok(_) => String::new(),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"),
+            Err(e) => e
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 
@@ -391,7 +442,10 @@ mod tests {
                 c -> sink stdout();
             }
         });
-        assert!(e.contains("unknown stage `mapp`; did you mean `map`?"), "{e}");
+        assert!(
+            e.contains("unknown stage `mapp`; did you mean `map`?"),
+            "{e}"
+        );
         assert!(e.contains("unknown stream `c`"), "{e}");
         assert!(e.contains("stream `b` is defined but never used"), "{e}");
     }
@@ -408,7 +462,10 @@ mod tests {
         })
         .ok()
         .map(|a| (a.uses["a"], a.sink_names));
-        assert_eq!(a, Some((3, vec!["stdout".into(), "stdout_2".into(), "out".into()])));
+        assert_eq!(
+            a,
+            Some((3, vec!["stdout".into(), "stdout_2".into(), "out".into()]))
+        );
     }
 
     #[test]
@@ -419,7 +476,10 @@ mod tests {
                 a -> sink file(format: xml);
             }
         });
-        assert!(e.contains("unknown option `prot` for `socket`; did you mean `port`?"), "{e}");
+        assert!(
+            e.contains("unknown option `prot` for `socket`; did you mean `port`?"),
+            "{e}"
+        );
         assert!(e.contains("invalid duration `3x`"), "{e}");
         assert!(e.contains("unknown format `xml` for `file`"), "{e}");
         assert!(e.contains("`file` needs the option `path`"), "{e}");

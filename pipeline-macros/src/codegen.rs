@@ -59,7 +59,11 @@ pub(crate) fn expand(def: &PipelineDef, analysis: &Analysis) -> TokenStream {
     let mut connectors_help = Vec::new();
     for statement in &def.statements {
         match statement {
-            Statement::Source { name, ty, connector } => {
+            Statement::Source {
+                name,
+                ty,
+                connector,
+            } => {
                 body.push(source(&rt, name, ty, connector, &vars));
                 let ty_text = ty.to_token_stream().to_string().replace(' ', "");
                 let text = format!("{} ({ty_text} records)", connector.name);
@@ -144,7 +148,11 @@ fn chain_body(chain: &Chain, vars: &mut Vars) -> TokenStream {
 }
 
 /// `{ let mut __cfg = Settings::default(); __cfg.key = value; .. __cfg }`
-fn settings(settings_ty: &TokenStream, connector: &Connector, spec_options: &[(&str, OptKind)]) -> TokenStream {
+fn settings(
+    settings_ty: &TokenStream,
+    connector: &Connector,
+    spec_options: &[(&str, OptKind)],
+) -> TokenStream {
     let assignments = connector.options.iter().filter_map(|opt| {
         let kind = spec_options
             .iter()
@@ -172,12 +180,18 @@ fn settings(settings_ty: &TokenStream, connector: &Connector, spec_options: &[(&
 }
 
 /// The connector value and its settings.
-fn connector_parts(rt: &TokenStream, connector: &Connector, role: Role) -> (TokenStream, TokenStream) {
+fn connector_parts(
+    rt: &TokenStream,
+    connector: &Connector,
+    role: Role,
+) -> (TokenStream, TokenStream) {
     let Some(spec) = connectors::lookup(&connector.name.to_string(), role) else {
         return (TokenStream::new(), TokenStream::new());
     };
     let format = (!spec.formats.is_empty()).then(|| match connector.option("format") {
-        Some(opt) => format_name(&opt.value).map(|f| format_value(rt, f)).unwrap_or_default(),
+        Some(opt) => format_name(&opt.value)
+            .map(|f| format_value(rt, f))
+            .unwrap_or_default(),
         None => {
             let default = Ident::new(spec.formats[0], connector.name.span());
             format_value(rt, &default)
@@ -193,7 +207,13 @@ fn connector_parts(rt: &TokenStream, connector: &Connector, role: Role) -> (Toke
     (value, settings(&settings_ty, connector, spec.options))
 }
 
-fn source(rt: &TokenStream, name: &Ident, ty: &syn::Type, connector: &Connector, vars: &Vars) -> TokenStream {
+fn source(
+    rt: &TokenStream,
+    name: &Ident,
+    ty: &syn::Type,
+    connector: &Connector,
+    vars: &Vars,
+) -> TokenStream {
     let (value, settings) = connector_parts(rt, connector, Role::Source);
     let name_text = name.to_string();
     let policy = connector.option("on_error").map(|o| &o.value);
@@ -205,7 +225,11 @@ fn source(rt: &TokenStream, name: &Ident, ty: &syn::Type, connector: &Connector,
         Some(Expr::Call(call)) => {
             let dead = call.args.first();
             let dead_fan = match dead {
-                Some(Expr::Path(p)) => p.path.get_ident().map(|d| vars.defined(d)).unwrap_or_default(),
+                Some(Expr::Path(p)) => p
+                    .path
+                    .get_ident()
+                    .map(|d| vars.defined(d))
+                    .unwrap_or_default(),
                 _ => TokenStream::new(),
             };
             quote_spanned! {span=>
@@ -215,7 +239,9 @@ fn source(rt: &TokenStream, name: &Ident, ty: &syn::Type, connector: &Connector,
         }
         other => {
             let policy = match other {
-                Some(Expr::Path(p)) if p.path.is_ident("skip") => quote!(#rt::connector::BadInputPolicy::Skip),
+                Some(Expr::Path(p)) if p.path.is_ident("skip") => {
+                    quote!(#rt::connector::BadInputPolicy::Skip)
+                }
                 _ => quote!(#rt::connector::BadInputPolicy::Fail),
             };
             quote_spanned! {span=>

@@ -139,12 +139,19 @@ pub(crate) fn lookup(name: &str, role: Role) -> Option<&'static ConnectorSpec> {
 
 /// Names of the connectors in `role`.
 pub(crate) fn names(role: Role) -> Vec<&'static str> {
-    CONNECTORS.iter().filter(|c| c.role == role).map(|c| c.name).collect()
+    CONNECTORS
+        .iter()
+        .filter(|c| c.role == role)
+        .map(|c| c.name)
+        .collect()
 }
 
 impl ConnectorSpec {
     pub(crate) fn option(&self, key: &str) -> Option<OptKind> {
-        self.options.iter().find(|(k, _)| *k == key).map(|(_, kind)| *kind)
+        self.options
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, kind)| *kind)
     }
 
     pub(crate) fn option_names(&self) -> Vec<&'static str> {
@@ -183,7 +190,10 @@ impl ConnectorSpec {
             }
             (Role::Source, _) => {
                 let items = code("items").unwrap_or_default();
-                (quote!(#rt::connector::generator::Iter::new(#items)), no_settings)
+                (
+                    quote!(#rt::connector::generator::Iter::new(#items)),
+                    no_settings,
+                )
             }
             (Role::Sink, "stdout") => (
                 quote!(#rt::connector::stdio::StdoutSink::new(#fmt)),
@@ -211,11 +221,18 @@ pub(crate) fn format_value(rt: &TokenStream, name: &syn::Ident) -> TokenStream {
 
 /// The assignment of one setting, spanned at the user's value so a wrong
 /// type is reported there.
-pub(crate) fn setting(key: &syn::Ident, kind: OptKind, value: &syn::Expr, millis: Option<u64>) -> TokenStream {
+pub(crate) fn setting(
+    key: &syn::Ident,
+    kind: OptKind,
+    value: &syn::Expr,
+    millis: Option<u64>,
+) -> TokenStream {
     let span = value.span();
     match kind {
         OptKind::Str => quote_spanned!(span=> __cfg.#key = ::core::convert::Into::into(#value);),
-        OptKind::OptInt => quote_spanned!(span=> __cfg.#key = ::core::option::Option::Some(#value);),
+        OptKind::OptInt => {
+            quote_spanned!(span=> __cfg.#key = ::core::option::Option::Some(#value);)
+        }
         OptKind::Duration => {
             let ms = millis.unwrap_or_default();
             quote_spanned!(span=> __cfg.#key = ::core::time::Duration::from_millis(#ms);)

@@ -36,9 +36,16 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             ));
         }
     };
-    for attr in field.attrs.iter().filter(|a| a.path().is_ident("event_time")) {
+    for attr in field
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("event_time"))
+    {
         if !matches!(attr.meta, syn::Meta::Path(_)) {
-            return Err(syn::Error::new_spanned(attr, "`#[event_time]` takes no arguments"));
+            return Err(syn::Error::new_spanned(
+                attr,
+                "`#[event_time]` takes no arguments",
+            ));
         }
     }
     let access = match (&data.fields, &field.ident) {

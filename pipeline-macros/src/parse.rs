@@ -73,9 +73,9 @@ impl Parse for PipelineDef {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
-        input.parse::<kw::pipeline>().map_err(|e| {
-            syn::Error::new(e.span(), "expected `pipeline NAME { .. }`")
-        })?;
+        input
+            .parse::<kw::pipeline>()
+            .map_err(|e| syn::Error::new(e.span(), "expected `pipeline NAME { .. }`"))?;
         let name: Ident = input.parse()?;
         let body;
         braced!(body in input);
@@ -101,7 +101,10 @@ impl Parse for Statement {
             input.parse::<kw::source>()?;
             let name: Ident = input.parse()?;
             input.parse::<Token![:]>().map_err(|e| {
-                syn::Error::new(e.span(), "expected `:` and the record type, as in `source lines: String = ..`")
+                syn::Error::new(
+                    e.span(),
+                    "expected `:` and the record type, as in `source lines: String = ..`",
+                )
             })?;
             let ty: Type = input.parse()?;
             input.parse::<Token![=]>()?;
@@ -123,7 +126,10 @@ impl Parse for Statement {
             Statement::Chain(input.parse()?)
         };
         input.parse::<Token![;]>().map_err(|e| {
-            syn::Error::new(e.span(), "expected `;` at the end of the statement, or `->` and another stage")
+            syn::Error::new(
+                e.span(),
+                "expected `;` at the end of the statement, or `->` and another stage",
+            )
         })?;
         Ok(statement)
     }
@@ -131,9 +137,9 @@ impl Parse for Statement {
 
 impl Parse for Chain {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let head: Ident = input.parse().map_err(|e| {
-            syn::Error::new(e.span(), "expected a stream name, `source`, or `let`")
-        })?;
+        let head: Ident = input
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), "expected a stream name, `source`, or `let`"))?;
         let mut stages = Vec::new();
         let mut sink = None;
         while input.peek(Token![->]) {
@@ -147,7 +153,10 @@ impl Parse for Chain {
             let content;
             let parens = parenthesized!(content in input);
             let args = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
-            let span = name.span().join(parens.span.close()).unwrap_or_else(|| name.span());
+            let span = name
+                .span()
+                .join(parens.span.close())
+                .unwrap_or_else(|| name.span());
             stages.push(StageCall {
                 name,
                 args: args.into_iter().collect(),
@@ -175,7 +184,10 @@ impl Parse for ConnectorOption {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let key: Ident = input.parse()?;
         input.parse::<Token![:]>().map_err(|e| {
-            syn::Error::new(e.span(), format!("expected `:` after the option name, as in `{key}: value`"))
+            syn::Error::new(
+                e.span(),
+                format!("expected `:` after the option name, as in `{key}: value`"),
+            )
         })?;
         let value: Expr = input.parse()?;
         Ok(ConnectorOption { key, value })
@@ -223,7 +235,10 @@ mod tests {
         assert_eq!(chain.head, "words");
         let names: Vec<String> = chain.stages.iter().map(|s| s.name.to_string()).collect();
         assert_eq!(names, ["key_by", "aggregate"]);
-        assert_eq!(chain.sink.as_ref().map(|s| s.name.to_string()).as_deref(), Some("stdout"));
+        assert_eq!(
+            chain.sink.as_ref().map(|s| s.name.to_string()).as_deref(),
+            Some("stdout")
+        );
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! setting; a failed run exits with 1; a finished run prints a one-line
 //! summary on stderr (stdout is left to the data).
 
+use crate::PipelineError;
 use crate::config::Settings;
 use crate::exec::{GraphFormat, PipelineDef, RunOptions};
-use crate::PipelineError;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,7 +127,11 @@ fn init_logging() {
 pub fn main<P: PipelineDef>() -> ExitCode {
     let command = Cli::command()
         .name(P::NAME)
-        .about(if P::ABOUT.is_empty() { None } else { Some(P::ABOUT) })
+        .about(if P::ABOUT.is_empty() {
+            None
+        } else {
+            Some(P::ABOUT)
+        })
         .after_help(connectors_help::<P>());
     let cli = match command
         .try_get_matches()
@@ -136,7 +140,11 @@ pub fn main<P: PipelineDef>() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     init_logging();

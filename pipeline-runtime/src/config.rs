@@ -44,7 +44,9 @@ impl Settings {
             .split_once('.')
             .ok_or_else(|| invalid("expected NAME.KEY=VALUE, such as `lines.port=9999`"))?;
         if name.is_empty() || key.is_empty() {
-            return Err(invalid("expected NAME.KEY=VALUE, such as `lines.port=9999`"));
+            return Err(invalid(
+                "expected NAME.KEY=VALUE, such as `lines.port=9999`",
+            ));
         }
         let raw = raw.trim();
         let value = format!("v = {raw}")
@@ -73,7 +75,9 @@ impl Settings {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| err(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| err(e.to_string()))?;
         for (name, value) in table {
             match (name.as_str(), value) {
                 ("parallelism", toml::Value::Integer(n)) if n >= 1 => {
@@ -156,7 +160,13 @@ mod tests {
         let mut s = Settings::default();
         s.set("src.port = 80").unwrap();
         let c = s.resolve("src", conn()).unwrap();
-        assert_eq!(c, Conn { host: "127.0.0.1".into(), port: 80 });
+        assert_eq!(
+            c,
+            Conn {
+                host: "127.0.0.1".into(),
+                port: 80
+            }
+        );
         assert_eq!(s.resolve("other", conn()).unwrap(), conn());
     }
 
@@ -182,7 +192,10 @@ mod tests {
         assert_eq!(s.parallelism, Some(3));
         assert_eq!(s.resolve("src", conn()).unwrap().port, 7);
         std::fs::write(&path, "src = 5\n").unwrap();
-        let e = Settings::default().load_file(&path).unwrap_err().to_string();
+        let e = Settings::default()
+            .load_file(&path)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must be a table"), "{e}");
     }
 }

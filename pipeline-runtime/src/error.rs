@@ -115,10 +115,32 @@ pub enum ConfigError {
     },
 }
 
-/// Everything that can stop a pipeline.
+/// Everything that can stop a pipeline: an [`ErrorKind`] behind one pointer,
+/// so that `Result<(), PipelineError>`, which every stage of a chain returns
+/// per record, fits in a register.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::{ErrorKind, PipelineError};
+/// let e = PipelineError::from(ErrorKind::Cancelled);
+/// assert!(matches!(e.kind(), ErrorKind::Cancelled));
+/// assert_eq!(std::mem::size_of::<pipeline_runtime::Result<()>>(), std::mem::size_of::<usize>());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct PipelineError(Box<ErrorKind>);
+
+impl<E: Into<ErrorKind>> From<E> for PipelineError {
+    fn from(kind: E) -> Self {
+        PipelineError(Box::new(kind.into()))
+    }
+}
+
+/// What went wrong, in detail.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum PipelineError {
+pub enum ErrorKind {
     /// Bad configuration; retrying with the same settings cannot help.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -183,31 +205,41 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
     /// Whether running again unchanged may succeed (for example once a peer
     /// or broker is up again).
     ///
     /// # Examples
     ///
     /// ```
-    /// use pipeline_runtime::PipelineError;
-    /// let e = PipelineError::Source { source_name: "lines".into(), message: "refused".into(), retryable: true };
+    /// use pipeline_runtime::{ErrorKind, PipelineError};
+    /// let e = PipelineError::from(ErrorKind::Source {
+    ///     source_name: "lines".into(), message: "refused".into(), retryable: true,
+    /// });
     /// assert!(e.is_retryable());
     /// ```
     pub fn is_retryable(&self) -> bool {
-        match self {
-            PipelineError::Source { retryable, .. } | PipelineError::Sink { retryable, .. } => {
-                *retryable
-            }
-            PipelineError::Io { .. } => true,
+        match self.kind() {
+            ErrorKind::Source { retryable, .. } | ErrorKind::Sink { retryable, .. } => *retryable,
+            ErrorKind::Io { .. } => true,
             _ => false,
         }
+    }
+
+    /// Whether the pipeline stopped only because another task failed.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Cancelled)
     }
 
     /// The process exit code this error maps to: 2 for bad configuration,
     /// 1 for everything else.
     pub fn exit_code(&self) -> u8 {
-        match self {
-            PipelineError::Config(_) => 2,
+        match self.kind() {
+            ErrorKind::Config(_) => 2,
             _ => 1,
         }
     }

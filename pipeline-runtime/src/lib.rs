@@ -18,5 +18,7 @@ pub mod operator;
 pub mod state;
 mod time;
 
-pub use error::{ConfigError, DecodeError, EncodeError, MAX_QUOTED, PipelineError, Position, Result};
+pub use error::{
+    ConfigError, DecodeError, EncodeError, ErrorKind, MAX_QUOTED, PipelineError, Position, Result,
+};
 pub use time::{Event, IntoTimestamp, Timestamp};

@@ -23,13 +23,20 @@ const BUILTIN: &[&str] = &["count", "sum", "min", "max", "avg"];
 /// A call of a built-in aggregate: its name and arguments.
 fn builtin(expr: &Expr) -> Option<(&Ident, &ExprCall)> {
     let Expr::Call(call) = expr else { return None };
-    let Expr::Path(path) = &*call.func else { return None };
+    let Expr::Path(path) = &*call.func else {
+        return None;
+    };
     let ident = path.path.get_ident()?;
     BUILTIN.iter().any(|b| ident == b).then_some((ident, call))
 }
 
 fn check(stage: &StageCall, cx: &mut Ctxt) {
-    if !expect_args(stage, 1, "`count()`, `sum(..)`, `min(..)`, `max(..)`, `avg(..)` or an `Aggregate`", cx) {
+    if !expect_args(
+        stage,
+        1,
+        "`count()`, `sum(..)`, `min(..)`, `max(..)`, `avg(..)` or an `Aggregate`",
+        cx,
+    ) {
         return;
     }
     if let Some((name, call)) = builtin(&stage.args[0]) {

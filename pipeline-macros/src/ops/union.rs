@@ -24,11 +24,17 @@ fn stream_name(expr: &Expr) -> Option<&Ident> {
 
 fn check(stage: &StageCall, cx: &mut Ctxt) {
     if stage.args.is_empty() {
-        cx.error(stage.span, "`union` needs at least one stream to merge with, as in `union(other)`");
+        cx.error(
+            stage.span,
+            "`union` needs at least one stream to merge with, as in `union(other)`",
+        );
     }
     for arg in &stage.args {
         if stream_name(arg).is_none() {
-            cx.error(arg.span(), "`union` takes stream names, as in `union(clicks, views)`");
+            cx.error(
+                arg.span(),
+                "`union` takes stream names, as in `union(clicks, views)`",
+            );
         }
     }
 }

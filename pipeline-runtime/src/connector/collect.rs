@@ -2,6 +2,7 @@
 //! for programs that use a pipeline's result directly.
 
 use super::{NoSettings, SinkConnector, SinkCtx};
+use crate::ErrorKind;
 use crate::operator::Push;
 use crate::{PipelineError, Result};
 use std::any::Any;
@@ -34,17 +35,21 @@ pub enum CollectError {
 impl Collectors {
     fn register<T: Send + 'static>(&self, name: &str) -> Result<Shared<T>> {
         let shared: Shared<T> = Arc::default();
-        let mut map = self
-            .0
-            .lock()
-            .map_err(|_| PipelineError::Executor("the collect registry's lock was poisoned".into()))?;
+        let mut map = self.0.lock().map_err(|_| {
+            PipelineError::from(ErrorKind::Executor(
+                "the collect registry's lock was poisoned".into(),
+            ))
+        })?;
         map.insert(name.to_owned(), Box::new(shared.clone()));
         Ok(shared)
     }
 
     /// Takes the records of the sink `name`.
     pub fn take<T: Send + 'static>(&self, name: &str) -> Result<Vec<T>, CollectError> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = map
             .get(name)
             .ok_or_else(|| CollectError::Unknown(name.to_owned()))?;
@@ -54,7 +59,9 @@ impl Collectors {
                 name: name.to_owned(),
                 asked: std::any::type_name::<T>(),
             })?;
-        let mut records = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut records = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(std::mem::take(&mut *records))
     }
 }
@@ -97,10 +104,11 @@ impl<T: Send> Push<T> for CollectWriter<T> {
 
     fn flush(&mut self) -> Result<()> {
         if !self.local.is_empty() {
-            let mut shared = self
-                .shared
-                .lock()
-                .map_err(|_| PipelineError::Executor("a collect sink's lock was poisoned".into()))?;
+            let mut shared = self.shared.lock().map_err(|_| {
+                PipelineError::from(ErrorKind::Executor(
+                    "a collect sink's lock was poisoned".into(),
+                ))
+            })?;
             shared.append(&mut self.local);
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 use super::lines::{EncodedWriter, LineOrigin, LineReader, Output, trim_line_end};
 use super::{SinkConnector, SinkCtx, SourceConnector, SourceCtx};
+use crate::ErrorKind;
 use crate::exec::origin::{Origin, RunEnv};
 use crate::format::{Decode, Encode};
 use crate::{PipelineError, Result};
@@ -64,10 +65,12 @@ impl<D> FileSource<D> {
 }
 
 fn list_files(source: &str, path: &Path) -> Result<Vec<PathBuf>> {
-    let io_err = |e| PipelineError::Io {
-        context: format!("source `{source}`: cannot read"),
-        path: path.to_owned(),
-        source: e,
+    let io_err = |e| {
+        PipelineError::from(ErrorKind::Io {
+            context: format!("source `{source}`: cannot read"),
+            path: path.to_owned(),
+            source: e,
+        })
     };
     let meta = std::fs::metadata(path).map_err(io_err)?;
     if !meta.is_dir() {
@@ -157,10 +160,12 @@ impl LineReader for FileLines {
                 Some(file) => file,
                 None => match self.files.pop() {
                     Some(path) => {
-                        let handle = File::open(&path).map_err(|e| PipelineError::Io {
-                            context: format!("source `{}`: cannot open", self.source),
-                            path: path.clone(),
-                            source: e,
+                        let handle = File::open(&path).map_err(|e| {
+                            PipelineError::from(ErrorKind::Io {
+                                context: format!("source `{}`: cannot open", self.source),
+                                path: path.clone(),
+                                source: e,
+                            })
                         })?;
                         self.current.insert(OpenFile {
                             reader: BufReader::with_capacity(256 * 1024, handle),
@@ -172,14 +177,17 @@ impl LineReader for FileLines {
                 },
             };
             self.line.clear();
-            let n = file
-                .reader
-                .read_line(&mut self.line)
-                .map_err(|e| PipelineError::Io {
-                    context: format!("source `{}`: cannot read line {}", self.source, file.line_no + 1),
+            let n = file.reader.read_line(&mut self.line).map_err(|e| {
+                PipelineError::from(ErrorKind::Io {
+                    context: format!(
+                        "source `{}`: cannot read line {}",
+                        self.source,
+                        file.line_no + 1
+                    ),
                     path: PathBuf::from(&file.name),
                     source: e,
-                })?;
+                })
+            })?;
             if n == 0 {
                 self.current = None;
                 continue;
@@ -271,7 +279,10 @@ impl<T, E: Encode<T>> SinkConnector<T> for FileSink<E> {
 enum FileState {
     /// Not created yet; `pending` writers have not closed.
     Closed { pending: usize },
-    Open { file: BufWriter<File>, pending: usize },
+    Open {
+        file: BufWriter<File>,
+        pending: usize,
+    },
 }
 
 /// A file shared by the instances of one sink.
@@ -284,24 +295,31 @@ pub struct SharedFile {
 
 impl std::fmt::Debug for SharedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedFile").field("path", &self.path).finish()
+        f.debug_struct("SharedFile")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
 impl SharedFile {
     fn io_err(&self, what: &str, e: std::io::Error) -> PipelineError {
-        PipelineError::Io {
+        PipelineError::from(ErrorKind::Io {
             context: format!("sink `{}`: cannot {what}", self.sink),
             path: self.path.clone(),
             source: e,
-        }
+        })
     }
 
-    fn with_file(&mut self, f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>, what: &str) -> Result<()> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| PipelineError::Executor("a file sink's lock was poisoned".into()))?;
+    fn with_file(
+        &mut self,
+        f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+        what: &str,
+    ) -> Result<()> {
+        let mut state = self.state.lock().map_err(|_| {
+            PipelineError::from(ErrorKind::Executor(
+                "a file sink's lock was poisoned".into(),
+            ))
+        })?;
         if let FileState::Closed { pending } = *state {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -331,16 +349,20 @@ impl Output for SharedFile {
         // The last instance to close creates the file even if nothing was
         // written (an empty result is a result) and flushes it.
         let last = {
-            let mut state = self
-                .state
-                .lock()
-                .map_err(|_| PipelineError::Executor("a file sink's lock was poisoned".into()))?;
+            let mut state = self.state.lock().map_err(|_| {
+                PipelineError::from(ErrorKind::Executor(
+                    "a file sink's lock was poisoned".into(),
+                ))
+            })?;
             let (FileState::Closed { pending } | FileState::Open { pending, .. }) = &mut *state;
             *pending = pending.saturating_sub(1);
             *pending == 0
         };
         if last {
-            self.with_file(|file| file.flush().and_then(|()| file.get_ref().sync_data()), "flush")?;
+            self.with_file(
+                |file| file.flush().and_then(|()| file.get_ref().sync_data()),
+                "flush",
+            )?;
         }
         Ok(())
     }

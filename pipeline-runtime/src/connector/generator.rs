@@ -2,9 +2,9 @@
 //! instances, optionally rate-limited), or any iterator.
 
 use super::{NoSettings, SourceConnector, SourceCtx};
+use crate::Result;
 use crate::exec::channel::BATCH;
 use crate::exec::origin::{Fill, Origin, RunEnv};
-use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -72,7 +72,9 @@ where
                     next: k,
                     step: p,
                     end: settings.count.unwrap_or(u64::MAX),
-                    rate: settings.rate.map(|r| (r as f64 / p as f64).max(f64::MIN_POSITIVE)),
+                    rate: settings
+                        .rate
+                        .map(|r| (r as f64 / p as f64).max(f64::MIN_POSITIVE)),
                     made: 0,
                     started: None,
                 }) as Box<dyn Origin<T>>
@@ -118,7 +120,11 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
                 std::thread::sleep(due - now);
             }
         }
-        Ok(if self.next >= self.end { Fill::End } else { Fill::More })
+        Ok(if self.next >= self.end {
+            Fill::End
+        } else {
+            Fill::More
+        })
     }
 }
 
@@ -174,6 +180,10 @@ impl<T: Send, I: Iterator<Item = T> + Send> Origin<T> for IterOrigin<I> {
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         buf.extend(self.0.by_ref().take(BATCH));
-        Ok(if buf.len() < BATCH { Fill::End } else { Fill::More })
+        Ok(if buf.len() < BATCH {
+            Fill::End
+        } else {
+            Fill::More
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! under the bad-input policy, and encoding records into buffered output.
 
 use super::BadInput;
+use crate::ErrorKind;
 use crate::exec::channel::BATCH;
 use crate::exec::origin::{Fill, Origin, RunEnv};
 use crate::format::{Decode, Encode};
@@ -114,13 +115,13 @@ impl<E, O> EncodedWriter<E, O> {
 impl<T, E: Encode<T>, O: Output> Push<T> for EncodedWriter<E, O> {
     #[inline]
     fn push(&mut self, item: T) -> Result<()> {
-        self.encoder
-            .encode(&item, &mut self.buf)
-            .map_err(|e| PipelineError::Sink {
+        self.encoder.encode(&item, &mut self.buf).map_err(|e| {
+            PipelineError::from(ErrorKind::Sink {
                 sink: self.sink.clone(),
                 message: format!("cannot encode a record: {e}"),
                 retryable: false,
-            })?;
+            })
+        })?;
         if self.buf.len() >= OUT_BUFFER {
             self.out.write(&self.buf)?;
             self.buf.clear();

@@ -11,7 +11,7 @@ pub mod generator;
 pub mod socket;
 pub mod stdio;
 
-
+use crate::ErrorKind;
 use crate::exec::channel::ForwardSender;
 use crate::exec::origin::{Origin, RunEnv};
 use crate::operator::Push;
@@ -190,12 +190,12 @@ impl BadInput {
         error: DecodeError,
     ) -> Result<()> {
         match self.policy {
-            BadInputPolicy::Fail => Err(PipelineError::BadRecord {
+            BadInputPolicy::Fail => Err(PipelineError::from(ErrorKind::BadRecord {
                 source_name: self.source.clone(),
                 position: position(),
                 raw: crate::error::quote_cut(raw),
                 error,
-            }),
+            })),
             BadInputPolicy::Skip => {
                 self.skipped += 1;
                 if self.skipped <= SKIP_WARNINGS {
@@ -226,10 +226,10 @@ impl BadInput {
                 }
                 match &mut self.dead {
                     Some(tx) => tx.push(letter),
-                    None => Err(PipelineError::Executor(format!(
+                    None => Err(PipelineError::from(ErrorKind::Executor(format!(
                         "source `{}` has no dead-letter stream",
                         self.source
-                    ))),
+                    )))),
                 }
             }
         }

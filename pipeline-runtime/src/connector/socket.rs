@@ -6,6 +6,7 @@
 
 use super::lines::{LineOrigin, LineReader};
 use super::{SourceConnector, SourceCtx};
+use crate::ErrorKind;
 use crate::exec::origin::{Origin, RunEnv};
 use crate::format::Decode;
 use crate::{PipelineError, Result};
@@ -151,7 +152,7 @@ impl LineReader for SocketLines {
         };
         loop {
             if env.is_cancelled() {
-                return Err(PipelineError::Cancelled);
+                return Err(PipelineError::from(ErrorKind::Cancelled));
             }
             let next = env
                 .io()
@@ -191,9 +192,13 @@ async fn read_socket(source: String, s: SocketSettings, tx: mpsc::Sender<Event>)
             Err(e) => {
                 failures += 1;
                 if failures > s.retries {
-                    let attempts = if failures == 1 { "1 attempt".to_owned() } else { format!("{failures} attempts") };
+                    let attempts = if failures == 1 {
+                        "1 attempt".to_owned()
+                    } else {
+                        format!("{failures} attempts")
+                    };
                     let _ = tx
-                        .send(Event::Failed(PipelineError::Source {
+                        .send(Event::Failed(PipelineError::from(ErrorKind::Source {
                             source_name: source,
                             message: format!(
                                 "cannot connect to {addr} ({e}) after {attempts}; is a server \
@@ -202,7 +207,7 @@ async fn read_socket(source: String, s: SocketSettings, tx: mpsc::Sender<Event>)
                                 s.port
                             ),
                             retryable: true,
-                        }))
+                        })))
                         .await;
                     return;
                 }
@@ -236,7 +241,9 @@ async fn read_socket(source: String, s: SocketSettings, tx: mpsc::Sender<Event>)
             let mut start = 0;
             while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
                 let end = start + pos;
-                let line = pending[start..end].strip_suffix(b"\r").unwrap_or(&pending[start..end]);
+                let line = pending[start..end]
+                    .strip_suffix(b"\r")
+                    .unwrap_or(&pending[start..end]);
                 lines.push(String::from_utf8_lossy(line).into_owned());
                 start = end + 1;
             }

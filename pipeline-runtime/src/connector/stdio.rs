@@ -3,6 +3,7 @@
 
 use super::lines::{EncodedWriter, LineOrigin, LineReader, Output, trim_line_end};
 use super::{NoSettings, SinkConnector, SinkCtx, SourceConnector, SourceCtx};
+use crate::ErrorKind;
 use crate::exec::origin::{Origin, RunEnv};
 use crate::format::{Decode, Encode};
 use crate::{PipelineError, Result};
@@ -64,10 +65,12 @@ impl LineReader for StdinLines {
         };
         for _ in 0..max {
             self.line.clear();
-            let n = lock.read_line(&mut self.line).map_err(|e| PipelineError::Source {
-                source_name: self.source.clone(),
-                message: format!("cannot read stdin: {e}"),
-                retryable: false,
+            let n = lock.read_line(&mut self.line).map_err(|e| {
+                PipelineError::from(ErrorKind::Source {
+                    source_name: self.source.clone(),
+                    message: format!("cannot read stdin: {e}"),
+                    retryable: false,
+                })
             })?;
             if n == 0 {
                 return Ok(false);
@@ -104,7 +107,13 @@ impl<T, E: Encode<T>> SinkConnector<T> for StdoutSink<E> {
 
     fn writers(self, _s: NoSettings, ctx: &SinkCtx) -> Result<Vec<Self::Writer>> {
         Ok((0..ctx.parallelism())
-            .map(|_| EncodedWriter::new(ctx.name(), self.encoder.clone(), Stdout(ctx.name().to_owned())))
+            .map(|_| {
+                EncodedWriter::new(
+                    ctx.name(),
+                    self.encoder.clone(),
+                    Stdout(ctx.name().to_owned()),
+                )
+            })
             .collect())
     }
 }
@@ -115,21 +124,22 @@ pub struct Stdout(String);
 
 impl Output for Stdout {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        std::io::stdout()
-            .lock()
-            .write_all(bytes)
-            .map_err(|e| PipelineError::Sink {
+        std::io::stdout().lock().write_all(bytes).map_err(|e| {
+            PipelineError::from(ErrorKind::Sink {
                 sink: self.0.clone(),
                 message: format!("cannot write to stdout: {e}"),
                 retryable: false,
             })
+        })
     }
 
     fn close(&mut self) -> Result<()> {
-        std::io::stdout().lock().flush().map_err(|e| PipelineError::Sink {
-            sink: self.0.clone(),
-            message: format!("cannot flush stdout: {e}"),
-            retryable: false,
+        std::io::stdout().lock().flush().map_err(|e| {
+            PipelineError::from(ErrorKind::Sink {
+                sink: self.0.clone(),
+                message: format!("cannot flush stdout: {e}"),
+                retryable: false,
+            })
         })
     }
 }

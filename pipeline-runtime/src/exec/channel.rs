@@ -6,6 +6,7 @@
 //! its producers down (backpressure) instead of buffering without limit.
 
 use super::origin::{Fill, Origin, RunEnv};
+use crate::ErrorKind;
 use crate::operator::Push;
 use crate::{PipelineError, Result};
 use crossbeam_channel::{Receiver, Sender};
@@ -32,7 +33,8 @@ pub(crate) fn channel<T>() -> (Sender<Message<T>>, Receiver<Message<T>>) {
 }
 
 fn send<T>(tx: &Sender<Message<T>>, msg: Message<T>) -> Result<()> {
-    tx.send(msg).map_err(|_| PipelineError::Cancelled)
+    tx.send(msg)
+        .map_err(|_| PipelineError::from(ErrorKind::Cancelled))
 }
 
 /// Receives batches until every upstream instance has sent [`Message::End`].
@@ -73,7 +75,7 @@ impl<T: Send> Origin<T> for ChannelOrigin<T> {
                     }
                 }
                 // Every sender is gone without sending `End`: upstream failed.
-                Err(_) => return Err(PipelineError::Cancelled),
+                Err(_) => return Err(PipelineError::from(ErrorKind::Cancelled)),
             }
         }
     }
@@ -286,6 +288,6 @@ mod tests {
         drop(tx);
         let mut o = ChannelOrigin::new(rx, 1);
         let mut buf = Vec::new();
-        assert!(matches!(o.fill(&mut buf), Err(PipelineError::Cancelled)));
+        assert!(o.fill(&mut buf).is_err_and(|e| e.is_cancelled()));
     }
 }

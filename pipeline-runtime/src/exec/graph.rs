@@ -85,10 +85,7 @@ impl Graph {
         let counted = match kind {
             NodeKind::Source => true,
             NodeKind::Sink => false,
-            NodeKind::Stage => matches!(
-                label.as_str(),
-                "filter" | "filter_map" | "flat_map"
-            ),
+            NodeKind::Stage => matches!(label.as_str(), "filter" | "filter_map" | "flat_map"),
         };
         let index = self.nodes.len();
         let slug: String = label
@@ -157,7 +154,11 @@ impl Graph {
                     );
                 }
                 for (a, b, kind) in &self.edges {
-                    let style = if *kind == EdgeKind::Fused { "" } else { ", style=dashed" };
+                    let style = if *kind == EdgeKind::Fused {
+                        ""
+                    } else {
+                        ", style=dashed"
+                    };
                     let _ = writeln!(out, "  n{a} -> n{b} [label=\"{}\"{style}];", kind.label());
                 }
                 out.push_str("}\n");

@@ -7,8 +7,8 @@
 //! plain integer on its own thread and publishes it once per batch: one
 //! increment per record, no synchronisation on the hot path.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Shared counters of every graph node of one run.
 #[derive(Debug, Default)]

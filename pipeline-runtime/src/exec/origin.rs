@@ -5,10 +5,10 @@
 //! call fills a whole batch, and the batch is then pushed through the fused,
 //! statically dispatched chain.
 
-use crate::exec::metrics::Metrics;
 use crate::Result;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::exec::metrics::Metrics;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What [`Origin::fill`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

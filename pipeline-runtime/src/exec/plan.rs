@@ -1,18 +1,19 @@
 //! The plan a pipeline builds: its graph, its tasks, and its settings.
 
+use super::channel::{ChannelOrigin, ForwardSender, channel};
 use super::graph::{EdgeKind, Graph, NodeKind};
+use super::segment::Chained;
 use super::segment::{SourceSeg, TaskInstance};
 use super::stream::Stream;
-use super::channel::{ChannelOrigin, ForwardSender, channel};
+use crate::ErrorKind;
 use crate::config::Settings;
 use crate::connector::collect::Collectors;
 use crate::connector::{BadInputPolicy, DeadLetter, SourceConnector, SourceCtx};
 use crate::exec::origin::Origin;
-use super::segment::Chained;
 use crate::operator::{MeterSet, MeteredStage};
-use std::marker::PhantomData;
 use crate::{ConfigError, PipelineError, Result};
 use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::rc::Rc;
 
 type TaskFactory = Box<dyn FnOnce(&MeterSet) -> Vec<Box<dyn TaskInstance>>>;
@@ -157,9 +158,9 @@ impl PipelineBuilder {
         C: SourceConnector<T>,
     {
         if policy == BadInputPolicy::DeadLetter {
-            return Err(PipelineError::Executor(format!(
+            return Err(PipelineError::from(ErrorKind::Executor(format!(
                 "source `{name}`: a dead-letter policy needs a dead-letter stream"
-            )));
+            ))));
         }
         Ok(self.add_source(name, connector, settings, policy, false)?.0)
     }
@@ -183,7 +184,9 @@ impl PipelineBuilder {
         let (records, dead) =
             self.add_source(name, connector, settings, BadInputPolicy::DeadLetter, true)?;
         let dead = dead.ok_or_else(|| {
-            PipelineError::Executor(format!("source `{name}` made no dead-letter stream"))
+            PipelineError::from(ErrorKind::Executor(format!(
+                "source `{name}` made no dead-letter stream"
+            )))
         })?;
         Ok((records, dead))
     }
@@ -224,11 +227,11 @@ impl PipelineBuilder {
         let origins = connector.instances(settings, &mut ctx)?;
         let instances = origins.len();
         if instances == 0 {
-            return Err(PipelineError::Source {
+            return Err(PipelineError::from(ErrorKind::Source {
                 source_name: name.to_owned(),
                 message: "has nothing to read".into(),
                 retryable: false,
-            });
+            }));
         }
         let added = plan.graph.add_node(
             format!("source {name} ({})", C::KIND),

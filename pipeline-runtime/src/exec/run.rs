@@ -5,12 +5,13 @@ use super::graph::{Graph, NodeKind};
 use super::metrics::Metrics;
 use super::origin::RunEnv;
 use super::plan::PipelineBuilder;
+use crate::ErrorKind;
 use crate::config::Settings;
 use crate::connector::collect::{CollectError, Collectors};
 use crate::operator::MeterSet;
 use crate::{PipelineError, Result};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How to run a pipeline.
@@ -122,7 +123,11 @@ impl RunOutcome {
 pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
     let started = Instant::now();
     let plan = std::rc::Rc::try_unwrap(builder.plan)
-        .map_err(|_| PipelineError::Executor("a stream of this pipeline was never ended with a sink".into()))?
+        .map_err(|_| {
+            PipelineError::from(ErrorKind::Executor(
+                "a stream of this pipeline was never ended with a sink".into(),
+            ))
+        })?
         .into_inner();
     plan.check_settings()?;
     let graph = plan.graph;
@@ -132,7 +137,11 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
         .thread_name("pipeline-io")
         .enable_all()
         .build()
-        .map_err(|e| PipelineError::Executor(format!("cannot start the I/O runtime: {e}")))?;
+        .map_err(|e| {
+            PipelineError::from(ErrorKind::Executor(format!(
+                "cannot start the I/O runtime: {e}"
+            )))
+        })?;
     let env = RunEnv {
         metrics: metrics.clone(),
         io: io.handle().clone(),
@@ -154,7 +163,11 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
                     }
                     result
                 })
-                .map_err(|e| PipelineError::Executor(format!("cannot start a worker thread: {e}")))?;
+                .map_err(|e| {
+                    PipelineError::from(ErrorKind::Executor(format!(
+                        "cannot start a worker thread: {e}"
+                    )))
+                })?;
             handles.push((format!("{name}#{i}"), handle));
         }
     }
@@ -167,12 +180,14 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_default();
             env.cancelled.store(true, Ordering::Relaxed);
-            Err(PipelineError::Executor(format!("task `{name}` panicked: {what}")))
+            Err(PipelineError::from(ErrorKind::Executor(format!(
+                "task `{name}` panicked: {what}"
+            ))))
         });
         if let Err(e) = result {
-            match (&root_cause, &e) {
-                (None, _) | (Some(PipelineError::Cancelled), _) => root_cause = Some(e),
-                _ => {}
+            // Keep the first error that is not a consequence of another.
+            if root_cause.as_ref().is_none_or(PipelineError::is_cancelled) {
+                root_cause = Some(e);
             }
         }
     }

@@ -11,9 +11,10 @@
 use super::channel::{ChannelOrigin, HashSender, channel};
 use super::origin::{Fill, Origin, RunEnv};
 use super::plan::Plan;
+use crate::ErrorKind;
+use crate::Result;
 use crate::operator::key_by::KeyByStage;
 use crate::operator::{MeterSet, Push, Stage, Then};
-use crate::Result;
 use std::hash::Hash;
 use std::marker::PhantomData;
 
@@ -145,7 +146,9 @@ where
         }
         let upstream = self.up_parallelism;
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..self.parallelism).map(|_| channel()).unzip();
-        let senders = (0..upstream).map(|_| HashSender::new(txs.clone())).collect();
+        let senders = (0..upstream)
+            .map(|_| HashSender::new(txs.clone()))
+            .collect();
         drop(txs);
         self.up.terminate(self.key, senders, plan);
         let origins = rxs
@@ -177,7 +180,7 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
         self.origin.open(env)?;
         loop {
             if env.is_cancelled() {
-                return Err(crate::PipelineError::Cancelled);
+                return Err(crate::PipelineError::from(ErrorKind::Cancelled));
             }
             let fill = self.origin.fill(&mut self.buf)?;
             for item in self.buf.drain(..) {

@@ -11,14 +11,14 @@ use super::channel::{BroadcastSender, ChannelOrigin, ForwardSender, channel};
 use super::graph::{EdgeKind, NodeKind};
 use super::plan::Plan;
 use super::segment::{Chained, KeyedSeg, Segment, SourceSeg};
+use crate::Result;
 use crate::connector::{SinkConnector, SinkCtx};
 use crate::exec::origin::Origin;
+use crate::operator::{Aggregate, Aggs, Identity, StageFn};
 use crate::operator::{
     AggregateStage, FilterMapStage, FilterStage, FlatMapStage, InspectStage, KeyByStage, MapStage,
     ReduceStage,
 };
-use crate::operator::{Aggregate, Aggs, Identity, StageFn};
-use crate::Result;
 use std::cell::RefCell;
 use std::hash::Hash;
 use std::marker::PhantomData;
@@ -48,7 +48,9 @@ impl<T, G> std::fmt::Debug for Stream<T, G> {
 
 impl<K, V, G> std::fmt::Debug for KeyedStream<K, V, G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedStream").field("last", &self.inner.last).finish()
+        f.debug_struct("KeyedStream")
+            .field("last", &self.inner.last)
+            .finish()
     }
 }
 
@@ -180,7 +182,11 @@ impl<T: Send + 'static, G> Stream<T, G> {
                 },
                 parallelism,
                 last: node,
-                edge: if fused { EdgeKind::Fused } else { EdgeKind::Hash },
+                edge: if fused {
+                    EdgeKind::Fused
+                } else {
+                    EdgeKind::Hash
+                },
                 _t: PhantomData,
             },
         }
@@ -234,7 +240,11 @@ impl<T: Send + 'static, G> Stream<T, G> {
         let (last, edge) = (self.last, self.edge);
         self.seg
             .terminate(Identity, writers, &mut plan.borrow_mut());
-        let edge = if edge == EdgeKind::Fused { EdgeKind::Broadcast } else { edge };
+        let edge = if edge == EdgeKind::Fused {
+            EdgeKind::Broadcast
+        } else {
+            edge
+        };
         let mut receivers = receivers.into_iter();
         std::array::from_fn(|i| {
             Stream::new(
@@ -326,15 +336,17 @@ where
     /// record. `build` gets an [`Aggs`] that gives closures their argument
     /// type.
     #[allow(clippy::type_complexity)]
-    pub fn aggregate<A, B>(self, build: B) -> Stream<(K, A::Out), Chained<G, (K, V), AggregateStage<A>>>
+    pub fn aggregate<A, B>(
+        self,
+        build: B,
+    ) -> Stream<(K, A::Out), Chained<G, (K, V), AggregateStage<A>>>
     where
         B: FnOnce(Aggs<V>) -> A,
         A: Aggregate<V>,
         A::Out: Send + 'static,
     {
         let agg = build(Aggs::new());
-        self.inner
-            .then("aggregate", |_node| AggregateStage { agg })
+        self.inner.then("aggregate", |_node| AggregateStage { agg })
     }
 
     /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new

@@ -235,7 +235,13 @@ mod tests {
     fn csv_reads_by_position_without_a_header() {
         let mut c = Csv::default();
         let r: Row = c.decode("1,x").unwrap();
-        assert_eq!(r, Row { a: 1, b: "x".into() });
+        assert_eq!(
+            r,
+            Row {
+                a: 1,
+                b: "x".into()
+            }
+        );
         let e = Decode::<Row>::decode(&mut c, "one,x").unwrap_err();
         assert!(e.to_string().contains("invalid digit"), "{e}");
     }
@@ -244,8 +250,22 @@ mod tests {
     fn csv_encoder_writes_one_line_per_record() {
         let mut c = Csv::default();
         let mut out = Vec::new();
-        c.encode(&Row { a: 1, b: "x".into() }, &mut out).unwrap();
-        c.encode(&Row { a: 2, b: "y".into() }, &mut out).unwrap();
+        c.encode(
+            &Row {
+                a: 1,
+                b: "x".into(),
+            },
+            &mut out,
+        )
+        .unwrap();
+        c.encode(
+            &Row {
+                a: 2,
+                b: "y".into(),
+            },
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "1,x\n2,y\n");
     }
 

@@ -2,8 +2,8 @@
 //! `avg`, or a user [`Aggregate`]).
 
 use super::{MeterSet, Push, Stage};
-use crate::state::{KeyedState, MemoryState};
 use crate::Result;
+use crate::state::{KeyedState, MemoryState};
 use std::hash::Hash;
 
 /// An incremental aggregate over records of type `T`, in the shape of
@@ -235,7 +235,11 @@ impl<T, V: Numeric, F: Fn(&T) -> V + Clone + Send + 'static> Aggregate<T> for Av
     }
     #[allow(clippy::cast_precision_loss)]
     fn result(&self, acc: &(f64, u64)) -> f64 {
-        if acc.1 == 0 { 0.0 } else { acc.0 / acc.1 as f64 }
+        if acc.1 == 0 {
+            0.0
+        } else {
+            acc.0 / acc.1 as f64
+        }
     }
 }
 
@@ -344,7 +348,11 @@ where
     type Out = (K, A::Out);
     type Linked<Next: Push<(K, A::Out)> + Send> = AggregateOp<K, A, T, Next>;
 
-    fn link<Next: Push<(K, A::Out)> + Send>(self, next: Next, _meter: &MeterSet) -> Self::Linked<Next> {
+    fn link<Next: Push<(K, A::Out)> + Send>(
+        self,
+        next: Next,
+        _meter: &MeterSet,
+    ) -> Self::Linked<Next> {
         AggregateOp {
             agg: self.agg,
             state: MemoryState::default(),

@@ -1,8 +1,8 @@
 //! `filter`: keeps the records a predicate accepts.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::exec::metrics::Meter;
 use crate::Result;
+use crate::exec::metrics::Meter;
 
 /// The linked `filter` stage.
 ///

@@ -1,8 +1,8 @@
 //! `filter_map`: maps each record to zero or one output.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::exec::metrics::Meter;
 use crate::Result;
+use crate::exec::metrics::Meter;
 
 /// The linked `filter_map` stage: emits `f(record)` when it is `Some`.
 ///

@@ -1,8 +1,8 @@
 //! `flat_map`: maps each record to any number of outputs.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::exec::metrics::Meter;
 use crate::Result;
+use crate::exec::metrics::Meter;
 
 /// The linked `flat_map` stage: emits every item of `f(record)`.
 ///

@@ -64,9 +64,6 @@ where
     type Linked<Next: Push<T> + Send> = Inspect<F, Next>;
 
     fn link<Next: Push<T> + Send>(self, next: Next, _meter: &MeterSet) -> Inspect<F, Next> {
-        Inspect {
-            f: self.0.f,
-            next,
-        }
+        Inspect { f: self.0.f, next }
     }
 }

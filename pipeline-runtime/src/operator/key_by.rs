@@ -61,9 +61,6 @@ where
     type Linked<Next: Push<(K, T)> + Send> = KeyBy<F, Next>;
 
     fn link<Next: Push<(K, T)> + Send>(self, next: Next, _meter: &MeterSet) -> KeyBy<F, Next> {
-        KeyBy {
-            f: self.0.f,
-            next,
-        }
+        KeyBy { f: self.0.f, next }
     }
 }

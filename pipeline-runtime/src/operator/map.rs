@@ -59,9 +59,6 @@ where
     type Linked<Next: Push<Out> + Send> = Map<F, Next>;
 
     fn link<Next: Push<Out> + Send>(self, next: Next, _meter: &MeterSet) -> Map<F, Next> {
-        Map {
-            f: self.0.f,
-            next,
-        }
+        Map { f: self.0.f, next }
     }
 }

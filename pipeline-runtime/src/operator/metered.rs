@@ -1,8 +1,8 @@
 //! `Metered`: counts the records a source emits.
 
 use super::{MeterSet, Push, Stage};
-use crate::exec::metrics::Meter;
 use crate::Result;
+use crate::exec::metrics::Meter;
 
 /// Counts the records a source emits (stages after it derive their counts
 /// from it).

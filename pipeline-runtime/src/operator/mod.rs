@@ -29,8 +29,8 @@ pub use map::{Map, MapStage};
 pub use metered::{Metered, MeteredStage};
 pub use reduce::{Reduce, ReduceStage};
 
-use crate::exec::metrics::Meter;
 use crate::Result;
+use crate::exec::metrics::Meter;
 
 /// The receiving end of a chain link: records are pushed into it one at a
 /// time, and it forwards what it produces to the next link.
@@ -83,7 +83,8 @@ pub trait Stage<In>: Clone + Send + 'static {
     type Linked<Next: Push<Self::Out> + Send>: Push<In> + Send;
 
     /// Links the stage in front of `next`; `meter` counts its records.
-    fn link<Next: Push<Self::Out> + Send>(self, next: Next, meter: &MeterSet) -> Self::Linked<Next>;
+    fn link<Next: Push<Self::Out> + Send>(self, next: Next, meter: &MeterSet)
+    -> Self::Linked<Next>;
 }
 
 /// Gives each linked stage of one task instance its counters.

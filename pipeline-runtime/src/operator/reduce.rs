@@ -1,8 +1,8 @@
 //! `reduce`: a running per-key fold of records into one record.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::state::{KeyedState, MemoryState};
 use crate::Result;
+use crate::state::{KeyedState, MemoryState};
 use std::hash::Hash;
 
 /// The linked `reduce` stage: keeps one value per key, combines each new
