@@ -32,7 +32,7 @@ fn transform(x: u64) -> u64 {
 
 #[inline]
 fn keep(x: &u64) -> bool {
-    x % 4 != 0
+    !x.is_multiple_of(4)
 }
 
 #[inline]

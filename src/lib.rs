@@ -88,6 +88,6 @@ pub use pipeline_runtime::{PipelineError, Result, Timestamp};
 pub mod prelude {
     pub use crate::{Event, pipeline};
     pub use pipeline_runtime::exec::{PipelineDef, RunOptions, RunOutcome};
-    pub use pipeline_runtime::{Event, IntoTimestamp, Timestamp};
+    pub use pipeline_runtime::{Event, Timestamp, ToTimestamp};
     pub use serde::{Deserialize, Serialize};
 }

@@ -177,7 +177,7 @@ fn use_stream(
         s.uses += 1;
         return;
     }
-    if all.iter().any(|n| *n == name) {
+    if all.contains(&name) {
         cx.error_spanned_by(
             name,
             format!(

@@ -61,7 +61,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     // Spanned at the field's type: a type that is no timestamp is reported
     // there.
     let time = quote_spanned! {ty.span()=>
-        <#ty as #rt::IntoTimestamp>::into_timestamp(&self.#access)
+        <#ty as #rt::ToTimestamp>::to_timestamp(&self.#access)
     };
     Ok(quote! {
         impl #impl_generics #rt::Event for #name #ty_generics #where_clause {

@@ -7,6 +7,9 @@
 //! `pipeline` crate, which documents the DSL.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+// Library code reports errors; tests may unwrap.
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod analyze;
 mod codegen;

@@ -7,6 +7,9 @@
 //! built by hand uses.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+// Library code reports errors; tests may unwrap.
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cli;
 pub mod config;
@@ -21,4 +24,4 @@ mod time;
 pub use error::{
     ConfigError, DecodeError, EncodeError, ErrorKind, MAX_QUOTED, PipelineError, Position, Result,
 };
-pub use time::{Event, IntoTimestamp, Timestamp};
+pub use time::{Event, Timestamp, ToTimestamp};

@@ -52,33 +52,33 @@ impl std::fmt::Display for Timestamp {
 /// # Examples
 ///
 /// ```
-/// use pipeline_runtime::{IntoTimestamp, Timestamp};
-/// assert_eq!(42_i64.into_timestamp(), Timestamp::from_millis(42));
+/// use pipeline_runtime::{ToTimestamp, Timestamp};
+/// assert_eq!(42_i64.to_timestamp(), Timestamp::from_millis(42));
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as event time",
     label = "an `#[event_time]` field must be a timestamp",
     note = "use `pipeline::Timestamp`, or epoch milliseconds as `i64` or `u64`"
 )]
-pub trait IntoTimestamp {
+pub trait ToTimestamp {
     /// The value as a timestamp.
-    fn into_timestamp(&self) -> Timestamp;
+    fn to_timestamp(&self) -> Timestamp;
 }
 
-impl IntoTimestamp for Timestamp {
-    fn into_timestamp(&self) -> Timestamp {
+impl ToTimestamp for Timestamp {
+    fn to_timestamp(&self) -> Timestamp {
         *self
     }
 }
 
-impl IntoTimestamp for i64 {
-    fn into_timestamp(&self) -> Timestamp {
+impl ToTimestamp for i64 {
+    fn to_timestamp(&self) -> Timestamp {
         Timestamp(*self)
     }
 }
 
-impl IntoTimestamp for u64 {
-    fn into_timestamp(&self) -> Timestamp {
+impl ToTimestamp for u64 {
+    fn to_timestamp(&self) -> Timestamp {
         Timestamp(i64::try_from(*self).unwrap_or(i64::MAX))
     }
 }

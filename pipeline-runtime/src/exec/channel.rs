@@ -2,7 +2,7 @@
 //!
 //! A task's chain ends in one of the senders here when the graph continues in
 //! another task (a keyed exchange, a fan-out, a union); the next task starts
-//! from a [`ChannelOrigin`]. Channels are bounded, so a slow consumer slows
+//! from the channel's receiving end. Channels are bounded, so a slow consumer slows
 //! its producers down (backpressure) instead of buffering without limit.
 
 use super::origin::{Fill, Origin, RunEnv};

@@ -80,10 +80,10 @@ impl Meter {
 
     /// Adds the local counts to the shared counters.
     pub fn publish(&mut self) {
-        if let Some(c) = self.shared.nodes.get(self.node) {
-            if self.records_out > 0 {
-                c.records_out.fetch_add(self.records_out, Ordering::Relaxed);
-            }
+        if let Some(c) = self.shared.nodes.get(self.node)
+            && self.records_out > 0
+        {
+            c.records_out.fetch_add(self.records_out, Ordering::Relaxed);
         }
         self.records_out = 0;
     }

@@ -17,7 +17,7 @@ mod stream;
 
 pub use graph::{EdgeKind, Graph, GraphFormat, Node, NodeKind};
 pub use origin::{Fill, Origin, RunEnv};
-pub use plan::{PipelineBuilder, Plan};
+pub use plan::{DeadLetterStream, PipelineBuilder, Plan, SourceStream};
 pub use run::{NodeStats, PipelineDef, RunOptions, RunOutcome};
 pub use segment::{KeyedSeg, Segment, SourceSeg};
 pub use stream::{KeyedStream, NeedsKeyedInput, NeedsUnkeyedInput, Stream};

@@ -18,6 +18,13 @@ use std::rc::Rc;
 
 type TaskFactory = Box<dyn FnOnce(&MeterSet) -> Vec<Box<dyn TaskInstance>>>;
 
+/// The stream a source returns: its instances, then the stage that counts
+/// its records.
+pub type SourceStream<T> = Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>;
+
+/// A dead-letter stream.
+pub type DeadLetterStream = Stream<DeadLetter, SourceSeg<DeadLetter>>;
+
 /// Everything a pipeline has built so far.
 pub struct Plan {
     pub(crate) graph: Graph,
@@ -152,7 +159,7 @@ impl PipelineBuilder {
         connector: C,
         settings: C::Settings,
         policy: BadInputPolicy,
-    ) -> Result<Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>>
+    ) -> Result<SourceStream<T>>
     where
         T: Send + 'static,
         C: SourceConnector<T>,
@@ -173,10 +180,7 @@ impl PipelineBuilder {
         name: &str,
         connector: C,
         settings: C::Settings,
-    ) -> Result<(
-        Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>,
-        Stream<DeadLetter, SourceSeg<DeadLetter>>,
-    )>
+    ) -> Result<(SourceStream<T>, DeadLetterStream)>
     where
         T: Send + 'static,
         C: SourceConnector<T>,
@@ -199,10 +203,7 @@ impl PipelineBuilder {
         settings: C::Settings,
         policy: BadInputPolicy,
         dead_letters: bool,
-    ) -> Result<(
-        Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>,
-        Option<Stream<DeadLetter, SourceSeg<DeadLetter>>>,
-    )>
+    ) -> Result<(SourceStream<T>, Option<DeadLetterStream>)>
     where
         T: Send + 'static,
         C: SourceConnector<T>,

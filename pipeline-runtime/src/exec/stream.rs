@@ -351,6 +351,7 @@ where
 
     /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new
     /// value after each record.
+    #[allow(clippy::type_complexity)]
     pub fn reduce<F>(self, f: F) -> Stream<V, Chained<G, (K, V), ReduceStage<F>>>
     where
         F: FnMut(V, V) -> V + Clone + Send + 'static,
