@@ -1,6 +1,9 @@
-//! The fused chain `map -> filter -> key_by -> count` over 10M generated
-//! records, against a hand-written loop doing exactly the same work (same
-//! records, same hasher, same output handed to `black_box`).
+//! The fused chain `map -> filter -> key_by -> count` over 10M records,
+//! against a hand-written loop doing exactly the same work (same records,
+//! same hasher, same output handed to `black_box`), twice: with records
+//! generated on the fly (the `generator` source against a loop that computes
+//! them), and with records already in memory (the `iter` source over a `Vec`
+//! against a loop over the same `Vec`).
 //!
 //! ```text
 //! cargo bench --bench chain
@@ -9,8 +12,9 @@
 //! Prints criterion's figures, then the pipeline/hand-loop time ratio at
 //! parallelism 1 (target: at most 1.2).
 
+use criterion::BatchSize;
 use criterion::{BenchmarkId, Criterion, Throughput};
-use pipeline::runtime::connector::generator::{Generator, GeneratorSettings};
+use pipeline::runtime::connector::generator::{Generator, GeneratorSettings, Iter};
 use pipeline::runtime::connector::{BadInputPolicy, NoSettings, SinkConnector, SinkCtx};
 use pipeline::runtime::exec::{PipelineBuilder, RunOptions};
 use pipeline::runtime::operator::Push;
@@ -89,6 +93,39 @@ fn run_pipeline(parallelism: usize) {
     b.run().expect("the pipeline runs");
 }
 
+/// The pipeline over records already in memory.
+fn run_pipeline_in_memory(records: Vec<u64>) {
+    let b = PipelineBuilder::new("Chain", RunOptions::default());
+    b.source(
+        "records",
+        Iter::new(records),
+        NoSettings {},
+        BadInputPolicy::Fail,
+    )
+    .expect("the source is valid")
+    .map(transform)
+    .filter(keep)
+    .key_by(key)
+    .aggregate(|a| a.count())
+    .sink("out", BlackHole, NoSettings {})
+    .expect("the sink is valid");
+    b.run().expect("the pipeline runs");
+}
+
+/// The same work as a plain loop over records in memory.
+fn run_hand_loop_in_memory(records: Vec<u64>) {
+    let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
+    for r in records {
+        let x = transform(r);
+        if keep(&x) {
+            let k = key(&x);
+            let c = counts.entry(k).or_insert(0);
+            *c += 1;
+            black_box((k, *c));
+        }
+    }
+}
+
 /// The same work as a plain loop.
 fn run_hand_loop() {
     let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
@@ -127,6 +164,21 @@ fn main() {
             b.iter(|| run_pipeline(p))
         });
     }
+    let records: Vec<u64> = (0..RECORDS).map(record).collect();
+    group.bench_function("hand_loop_in_memory", |b| {
+        b.iter_batched(
+            || records.clone(),
+            run_hand_loop_in_memory,
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("pipeline_in_memory/1", |b| {
+        b.iter_batched(
+            || records.clone(),
+            run_pipeline_in_memory,
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
     c.final_summary();
 

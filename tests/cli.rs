@@ -6,30 +6,35 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The `clicks` example binary, (re)built once per test run: `cargo test
-/// --test cli` alone does not rebuild examples.
-fn binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "--example", "clicks"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap();
-            assert!(status.success(), "building the clicks example failed");
-            let exe = std::env::current_exe().unwrap();
-            let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-            profile_dir
-                .join("examples")
-                .join(format!("clicks{}", std::env::consts::EXE_SUFFIX))
-        })
-        .clone()
+/// An example binary, with the examples (re)built once per test run:
+/// `cargo test --test cli` alone does not rebuild examples.
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "clicks",
+                "--example",
+                "stdin_words",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the examples failed");
+    });
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 fn clicks(args: &[&str]) -> Output {
-    Command::new(binary())
+    Command::new(example("clicks"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("PIPELINE_LOG", "warn")
@@ -195,5 +200,35 @@ fn a_runtime_failure_exits_1() {
     assert!(
         err.contains("source `clicks`") && err.contains("does/not/exist.csv"),
         "{err}"
+    );
+}
+
+#[test]
+fn stdin_is_read_to_its_end() {
+    use std::io::Write;
+    let mut child = Command::new(example("stdin_words"))
+        .args(["run", "--parallelism", "2"])
+        .env("PIPELINE_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Written in two parts, so the source sees input arrive while it runs.
+    stdin.write_all(b"to be or\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    stdin.write_all(b"not to be\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines, vec!["be,1", "be,2", "not,1", "or,1", "to,1", "to,2"]);
+    assert!(
+        text(&out.stderr).contains("source lines (stdin) 2"),
+        "{}",
+        text(&out.stderr)
     );
 }
