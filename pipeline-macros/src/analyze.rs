@@ -80,6 +80,7 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
     let mut early: Vec<String> = Vec::new();
     let mut sink_names = Vec::new();
     let mut sink_kinds: HashMap<String, usize> = HashMap::new();
+    let mut sink_spans: Vec<(String, Span)> = Vec::new();
 
     for statement in &def.statements {
         match statement {
@@ -106,21 +107,22 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                 check_chain(chain, &mut streams, &all_names, &mut early, &mut cx);
                 match &chain.sink {
                     Some(sink) => {
-                        let kind = sink.name.to_string();
-                        let n = sink_kinds.entry(kind.clone()).or_default();
-                        *n += 1;
                         let explicit = sink.option("name").and_then(|o| match &o.value {
                             Expr::Lit(l) => match &l.lit {
-                                Lit::Str(s) => Some(s.value()),
+                                Lit::Str(s) => Some((s.value(), s.span())),
                                 _ => None,
                             },
                             _ => None,
                         });
-                        sink_names.push(
-                            explicit.unwrap_or_else(|| {
-                                if *n == 1 { kind } else { format!("{kind}_{n}") }
-                            }),
-                        );
+                        let (name, span) = explicit.unwrap_or_else(|| {
+                            let kind = sink.name.to_string();
+                            let n = sink_kinds.entry(kind.clone()).or_default();
+                            *n += 1;
+                            let name = if *n == 1 { kind } else { format!("{kind}_{n}") };
+                            (name, sink.name.span())
+                        });
+                        sink_names.push(name.clone());
+                        sink_spans.push((name, span));
                     }
                     None => {
                         let last = chain.stages.last().map_or(chain.head.span(), |s| s.span);
@@ -131,6 +133,25 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                     }
                 }
             }
+        }
+    }
+    // Sources and sinks share one namespace: `--set NAME.KEY=..` picks one.
+    let sources: Vec<String> = def
+        .statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::Source { name, .. } => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    for (i, (name, span)) in sink_spans.iter().enumerate() {
+        if sources.contains(name) {
+            cx.error(*span, format!("the sink name `{name}` is also a source's name; name the sink with `name: \"..\"`"));
+        } else if sink_spans[..i].iter().any(|(other, _)| other == name) {
+            cx.error(
+                *span,
+                format!("two sinks are named `{name}`; give one another `name: \"..\"`"),
+            );
         }
     }
     for s in &streams {

@@ -31,7 +31,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
         [_, second, ..] => {
             return Err(syn::Error::new_spanned(
-                &second.1.ident,
+                second.1,
                 "only one field can be marked `#[event_time]`",
             ));
         }

@@ -34,7 +34,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// Instances of each keyed stage and splittable source.
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=128))]
     pub parallelism: Option<u32>,
     /// Override a source or sink setting, e.g. `--set lines.port=9999`.
     #[arg(long = "set", value_name = "NAME.KEY=VALUE")]

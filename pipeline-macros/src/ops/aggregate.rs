@@ -39,7 +39,7 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
     ) {
         return;
     }
-    if let Some((name, call)) = builtin(&stage.args[0]) {
+    if let Some((name, call)) = stage.args.first().and_then(builtin) {
         match (name.to_string().as_str(), call.args.len()) {
             ("count", 0) => {}
             ("count", _) => cx.error(call.args.span(), "`count()` takes no argument"),
@@ -56,7 +56,10 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
 
 fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
     let method = &stage.name;
-    let arg = &stage.args[0];
+    // Analysis checked there is exactly one argument.
+    let Some(arg) = stage.args.first() else {
+        return TokenStream::new();
+    };
     let build = match builtin(arg) {
         Some((name, call)) => {
             let field = call.args.first().map(|f| match f {

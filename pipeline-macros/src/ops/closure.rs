@@ -22,6 +22,7 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
 
 fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
     let method = &stage.name;
-    let f = &stage.args[0];
+    // Analysis checked there is exactly one argument.
+    let f = stage.args.first();
     quote_spanned! {method.span()=> let __s = __s.#method(#f);}
 }

@@ -118,7 +118,7 @@ where
                         source: ctx.name().to_owned(),
                         files: files.into_iter().rev().collect(),
                         current: None,
-                        line: String::new(),
+                        line: Vec::new(),
                     },
                     decoder: self.decoder.clone(),
                     bad: ctx.bad_input(i),
@@ -142,7 +142,7 @@ struct FileLines {
     /// Files still to read, last first.
     files: Vec<PathBuf>,
     current: Option<OpenFile>,
-    line: String,
+    line: Vec<u8>,
 }
 
 impl LineReader for FileLines {
@@ -152,7 +152,7 @@ impl LineReader for FileLines {
 
     fn read<F>(&mut self, max: usize, mut f: F) -> Result<bool>
     where
-        F: FnMut(&str, u64, &str) -> Result<()>,
+        F: FnMut(&str, u64, &[u8]) -> Result<()>,
     {
         let mut read = 0;
         while read < max {
@@ -177,7 +177,7 @@ impl LineReader for FileLines {
                 },
             };
             self.line.clear();
-            let n = file.reader.read_line(&mut self.line).map_err(|e| {
+            let n = file.reader.read_until(b'\n', &mut self.line).map_err(|e| {
                 PipelineError::from(ErrorKind::Io {
                     context: format!(
                         "source `{}`: cannot read line {}",
@@ -342,7 +342,12 @@ impl SharedFile {
 
 impl Output for SharedFile {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.with_file(|file| file.write_all(bytes), "write")
+        // Flushed per batch so a long-running pipeline's output shows up
+        // as it is made, not only when the input ends.
+        self.with_file(
+            |file| file.write_all(bytes).and_then(|()| file.flush()),
+            "write",
+        )
     }
 
     fn close(&mut self) -> Result<()> {

@@ -2,9 +2,9 @@
 //! instances, optionally rate-limited), or any iterator.
 
 use super::{NoSettings, SourceConnector, SourceCtx};
-use crate::Result;
 use crate::exec::channel::BATCH;
 use crate::exec::origin::{Fill, Origin, RunEnv};
+use crate::{ConfigError, Result};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,13 @@ where
         settings: GeneratorSettings,
         ctx: &mut SourceCtx,
     ) -> Result<Vec<Box<dyn Origin<T>>>> {
+        if settings.rate == Some(0) {
+            return Err(ConfigError::Invalid {
+                name: format!("{}.rate", ctx.name()),
+                message: "must be at least 1 record per second; leave it out for no limit".into(),
+            }
+            .into());
+        }
         let p = ctx.parallelism() as u64;
         Ok((0..p)
             .map(|k| {
@@ -114,10 +121,11 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
         self.made += n;
         self.next = self.next.saturating_add(n.saturating_mul(step));
         if let (Some(rate), Some(started)) = (self.rate, self.started) {
-            let due = started + Duration::from_secs_f64(self.made as f64 / rate);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
+            let ahead = Duration::try_from_secs_f64(self.made as f64 / rate)
+                .ok()
+                .and_then(|d| (started + d).checked_duration_since(Instant::now()));
+            if let Some(wait) = ahead {
+                std::thread::sleep(wait);
             }
         }
         Ok(if self.next >= self.end {

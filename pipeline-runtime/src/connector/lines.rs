@@ -7,7 +7,7 @@ use crate::exec::channel::BATCH;
 use crate::exec::origin::{Fill, Origin, RunEnv};
 use crate::format::{Decode, Encode};
 use crate::operator::Push;
-use crate::{PipelineError, Position, Result};
+use crate::{DecodeError, PipelineError, Position, Result};
 use std::marker::PhantomData;
 
 /// Something that yields lines of text with their input's name and line
@@ -17,17 +17,17 @@ pub(crate) trait LineReader: Send + 'static {
     fn open(&mut self, env: &RunEnv) -> Result<()>;
 
     /// Reads up to `max` lines, calling `f(input, line_number, line)` for
-    /// each (line endings removed). Returns `false` once all input has
-    /// ended.
+    /// each (line endings removed; the bytes as read, not yet checked to be
+    /// UTF-8). Returns `false` once all input has ended.
     fn read<F>(&mut self, max: usize, f: F) -> Result<bool>
     where
-        F: FnMut(&str, u64, &str) -> Result<()>;
+        F: FnMut(&str, u64, &[u8]) -> Result<()>;
 }
 
 /// Removes a trailing `\n` or `\r\n`.
-pub(crate) fn trim_line_end(line: &str) -> &str {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    line.strip_suffix('\r').unwrap_or(line)
+pub(crate) fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// A source instance: lines from `R`, decoded by `D`, bad records handled by
@@ -53,7 +53,15 @@ where
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         let (decoder, bad, header) = (&mut self.decoder, &mut self.bad, self.header);
-        let more = self.reader.read(BATCH, |input, line_no, text| {
+        let more = self.reader.read(BATCH, |input, line_no, bytes| {
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let raw = String::from_utf8_lossy(bytes);
+                    let error = DecodeError::new(format!("the line is not UTF-8 text: {e}"));
+                    return bad.handle(|| Position::line(input, line_no), &raw, error);
+                }
+            };
             if header && line_no == 1 {
                 return decoder
                     .header(text)

@@ -118,7 +118,7 @@ enum Event {
     Lines {
         input: String,
         first_line: u64,
-        lines: Vec<String>,
+        lines: Vec<Vec<u8>>,
     },
     Failed(PipelineError),
 }
@@ -145,7 +145,7 @@ impl LineReader for SocketLines {
 
     fn read<F>(&mut self, _max: usize, mut f: F) -> Result<bool>
     where
-        F: FnMut(&str, u64, &str) -> Result<()>,
+        F: FnMut(&str, u64, &[u8]) -> Result<()>,
     {
         let (Some(rx), Some(env)) = (&mut self.rx, &self.env) else {
             return Ok(false);
@@ -221,6 +221,8 @@ async fn read_socket(source: String, s: SocketSettings, tx: mpsc::Sender<Event>)
         let input = format!("{addr} connection {connection}");
         tracing::info!(source = %source, %addr, "connected");
         let mut pending: Vec<u8> = Vec::new();
+        // How much of `pending` is known to hold no line end.
+        let mut scanned = 0;
         let mut chunk = vec![0u8; 64 * 1024];
         let mut line_no = 0u64;
         loop {
@@ -231,26 +233,50 @@ async fn read_socket(source: String, s: SocketSettings, tx: mpsc::Sender<Event>)
             let n = match n {
                 Ok(n) => n,
                 Err(e) => {
+                    // A broken connection is not the end of the input: the
+                    // partial line is dropped, and the source fails unless
+                    // it is to reconnect.
                     tracing::warn!(source = %source, %addr, "connection lost: {e}");
-                    0
+                    if !s.reconnect {
+                        let _ = tx
+                            .send(Event::Failed(
+                                ErrorKind::Source {
+                                    source_name: source,
+                                    message: format!(
+                                        "lost the connection to {addr} after line {line_no}: {e}"
+                                    ),
+                                    retryable: true,
+                                }
+                                .into(),
+                            ))
+                            .await;
+                        return;
+                    }
+                    break;
                 }
             };
             let at_end = n == 0;
             pending.extend_from_slice(&chunk[..n]);
             let mut lines = Vec::new();
             let mut start = 0;
-            while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
-                let end = start + pos;
-                let line = pending[start..end]
-                    .strip_suffix(b"\r")
-                    .unwrap_or(&pending[start..end]);
-                lines.push(String::from_utf8_lossy(line).into_owned());
+            while let Some(pos) = pending[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + pos;
+                lines.push(
+                    pending[start..end]
+                        .strip_suffix(b"\r")
+                        .unwrap_or(&pending[start..end])
+                        .to_vec(),
+                );
                 start = end + 1;
+                scanned = start;
             }
             pending.drain(..start);
+            scanned = pending.len();
             if at_end && !pending.is_empty() {
-                lines.push(String::from_utf8_lossy(&pending).into_owned());
-                pending.clear();
+                // The server closed the connection after a last line
+                // without a line end.
+                lines.push(std::mem::take(&mut pending));
+                scanned = 0;
             }
             if !lines.is_empty() {
                 let first_line = line_no + 1;
@@ -265,10 +291,10 @@ async fn read_socket(source: String, s: SocketSettings, tx: mpsc::Sender<Event>)
                 }
             }
             if at_end {
+                tracing::info!(source = %source, %addr, "connection closed by the server");
                 break;
             }
         }
-        tracing::info!(source = %source, %addr, "connection closed by the server");
         if !s.reconnect {
             return;
         }

@@ -30,10 +30,10 @@ impl<T: Send + 'static, D: Decode<T>> SourceConnector<T> for StdinSource<D> {
     fn instances(self, _s: NoSettings, ctx: &mut SourceCtx) -> Result<Vec<Box<dyn Origin<T>>>> {
         Ok(vec![Box::new(LineOrigin {
             reader: StdinLines {
-                input: None,
+                rx: None,
+                env: None,
                 source: ctx.name().to_owned(),
                 line_no: 0,
-                line: String::new(),
             },
             decoder: self.decoder,
             bad: ctx.bad_input(0),
@@ -43,46 +43,96 @@ impl<T: Send + 'static, D: Decode<T>> SourceConnector<T> for StdinSource<D> {
     }
 }
 
+/// Lines of stdin, read on a helper thread so that a worker waiting for
+/// input still notices when the run is stopped.
 struct StdinLines {
-    input: Option<std::io::BufReader<std::io::Stdin>>,
+    rx: Option<crossbeam_channel::Receiver<std::io::Result<Vec<Vec<u8>>>>>,
+    env: Option<RunEnv>,
     source: String,
     line_no: u64,
-    line: String,
 }
 
+/// How often a waiting worker checks whether the run is being stopped.
+const POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl LineReader for StdinLines {
-    fn open(&mut self, _env: &RunEnv) -> Result<()> {
-        self.input = Some(std::io::BufReader::new(std::io::stdin()));
+    fn open(&mut self, env: &RunEnv) -> Result<()> {
+        let (tx, rx) = crossbeam_channel::bounded(16);
+        std::thread::Builder::new()
+            .name(format!("{}-stdin", self.source))
+            .spawn(move || read_stdin(&tx))
+            .map_err(|e| {
+                PipelineError::from(ErrorKind::Executor(format!(
+                    "cannot start the stdin reader: {e}"
+                )))
+            })?;
+        self.rx = Some(rx);
+        self.env = Some(env.clone());
         Ok(())
     }
 
-    fn read<F>(&mut self, max: usize, mut f: F) -> Result<bool>
+    fn read<F>(&mut self, _max: usize, mut f: F) -> Result<bool>
     where
-        F: FnMut(&str, u64, &str) -> Result<()>,
+        F: FnMut(&str, u64, &[u8]) -> Result<()>,
     {
-        let Some(lock) = &mut self.input else {
+        let (Some(rx), Some(env)) = (&self.rx, &self.env) else {
             return Ok(false);
         };
-        for _ in 0..max {
-            self.line.clear();
-            let n = lock.read_line(&mut self.line).map_err(|e| {
-                PipelineError::from(ErrorKind::Source {
-                    source_name: self.source.clone(),
-                    message: format!("cannot read stdin: {e}"),
-                    retryable: false,
-                })
-            })?;
-            if n == 0 {
-                return Ok(false);
+        loop {
+            if env.is_cancelled() {
+                return Err(ErrorKind::Cancelled.into());
             }
-            self.line_no += 1;
-            f("stdin", self.line_no, trim_line_end(&self.line))?;
+            match rx.recv_timeout(POLL) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(false),
+                Ok(Err(e)) => {
+                    return Err(ErrorKind::Source {
+                        source_name: self.source.clone(),
+                        message: format!("cannot read stdin: {e}"),
+                        retryable: false,
+                    }
+                    .into());
+                }
+                Ok(Ok(lines)) => {
+                    for line in &lines {
+                        self.line_no += 1;
+                        f("stdin", self.line_no, trim_line_end(line))?;
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+/// Reads stdin to its end, sending what has arrived in batches of lines.
+fn read_stdin(tx: &crossbeam_channel::Sender<std::io::Result<Vec<Vec<u8>>>>) {
+    let mut input = std::io::BufReader::new(std::io::stdin());
+    loop {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => {
+                    if !lines.is_empty() {
+                        let _ = tx.send(Ok(lines));
+                    }
+                    return;
+                }
+                Ok(_) => lines.push(line),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
             // Hand over what has arrived rather than wait for a full batch.
-            if lock.buffer().is_empty() {
+            if input.buffer().is_empty() || lines.len() >= crate::exec::channel::BATCH {
                 break;
             }
         }
-        Ok(true)
+        if tx.send(Ok(lines)).is_err() {
+            return;
+        }
     }
 }
 

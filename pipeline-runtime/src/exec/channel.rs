@@ -53,6 +53,24 @@ impl<T> ChannelOrigin<T> {
     }
 }
 
+impl<T> ChannelOrigin<T> {
+    /// Appends batches that are already waiting, up to a full batch: under
+    /// load, small batches (from upstream flushes) merge again; when idle,
+    /// nothing waits for more input.
+    fn take_waiting(&mut self, buf: &mut Vec<T>) {
+        while buf.len() < BATCH {
+            match self.rx.try_recv() {
+                Ok(Message::Batch(mut more)) => buf.append(&mut more),
+                Ok(Message::End) => self.open_senders -= 1,
+                Err(_) => break,
+            }
+            if self.open_senders == 0 {
+                break;
+            }
+        }
+    }
+}
+
 impl<T: Send> Origin<T> for ChannelOrigin<T> {
     fn open(&mut self, _env: &RunEnv) -> Result<()> {
         Ok(())
@@ -66,6 +84,7 @@ impl<T: Send> Origin<T> for ChannelOrigin<T> {
             match self.rx.recv() {
                 Ok(Message::Batch(batch)) => {
                     *buf = batch;
+                    self.take_waiting(buf);
                     return Ok(Fill::More);
                 }
                 Ok(Message::End) => {

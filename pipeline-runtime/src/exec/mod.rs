@@ -20,4 +20,4 @@ pub use origin::{Fill, Origin, RunEnv};
 pub use plan::{DeadLetterStream, PipelineBuilder, Plan, SourceStream};
 pub use run::{NodeStats, PipelineDef, RunOptions, RunOutcome};
 pub use segment::{KeyedSeg, Segment, SourceSeg};
-pub use stream::{KeyedStream, NeedsKeyedInput, NeedsUnkeyedInput, Stream};
+pub use stream::{KeyedStream, NeedsKeyedInput, NeedsOneReader, NeedsUnkeyedInput, Stream};

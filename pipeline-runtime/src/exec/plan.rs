@@ -1,6 +1,6 @@
 //! The plan a pipeline builds: its graph, its tasks, and its settings.
 
-use super::channel::{ChannelOrigin, ForwardSender, channel};
+use super::channel::{ChannelOrigin, ForwardSender, MAX_PARALLELISM, channel};
 use super::graph::{EdgeKind, Graph, NodeKind};
 use super::segment::Chained;
 use super::segment::{SourceSeg, TaskInstance};
@@ -76,8 +76,18 @@ impl Plan {
         Ok(self.settings.resolve(name, defaults)?)
     }
 
-    /// Fails if a setting names no source or sink.
+    /// Fails if a setting names no source or sink, or the parallelism is
+    /// out of range.
     pub(crate) fn check_settings(&self) -> Result<(), ConfigError> {
+        if self.parallelism > MAX_PARALLELISM {
+            return Err(ConfigError::Invalid {
+                name: "parallelism".into(),
+                message: format!(
+                    "{} is more than the {MAX_PARALLELISM} key groups keyed state is spread over",
+                    self.parallelism
+                ),
+            });
+        }
         for name in self.settings.names() {
             if !self.names.iter().any(|(n, _, _)| n == name) {
                 let known: Vec<&str> = self.names.iter().map(|(n, _, _)| n.as_str()).collect();

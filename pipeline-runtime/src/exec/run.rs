@@ -151,38 +151,51 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
         metrics: metrics.clone(),
     };
     let mut handles = Vec::new();
-    for (name, factory) in plan.tasks {
+    let mut spawn_error = None;
+    'spawn: for (name, factory) in plan.tasks {
         for (i, instance) in factory(&meters).into_iter().enumerate() {
-            let env = env.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("{name}#{i}"))
-                .spawn(move || {
-                    let result = instance.run(&env);
+            let task = format!("{name}#{i}");
+            let spawned = std::thread::Builder::new().name(task.clone()).spawn({
+                let env = env.clone();
+                move || {
+                    // A panicking user closure fails the run like an error
+                    // does: the other tasks are told to stop at once.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        instance.run(&env)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(ErrorKind::Executor(format!(
+                            "task `{task}` panicked: {}",
+                            panic_message(panic.as_ref())
+                        ))
+                        .into())
+                    });
                     if result.is_err() {
                         env.cancelled.store(true, Ordering::Relaxed);
                     }
                     result
-                })
-                .map_err(|e| {
-                    PipelineError::from(ErrorKind::Executor(format!(
+                }
+            });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    env.cancelled.store(true, Ordering::Relaxed);
+                    spawn_error = Some(PipelineError::from(ErrorKind::Executor(format!(
                         "cannot start a worker thread: {e}"
-                    )))
-                })?;
-            handles.push((format!("{name}#{i}"), handle));
+                    ))));
+                    break 'spawn;
+                }
+            }
         }
     }
-    let mut root_cause = None;
-    for (name, handle) in handles {
+    let mut root_cause = spawn_error;
+    for handle in handles {
         let result = handle.join().unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
-            env.cancelled.store(true, Ordering::Relaxed);
-            Err(PipelineError::from(ErrorKind::Executor(format!(
-                "task `{name}` panicked: {what}"
-            ))))
+            Err(ErrorKind::Executor(format!(
+                "a task panicked: {}",
+                panic_message(panic.as_ref())
+            ))
+            .into())
         });
         if let Err(e) = result {
             // Keep the first error that is not a consequence of another.
@@ -202,6 +215,14 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
         elapsed: started.elapsed(),
         collectors: plan.collectors,
     })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
 }
 
 /// Every node's counts. Nodes are in build order, so every predecessor of a

@@ -11,7 +11,6 @@ use super::channel::{BroadcastSender, ChannelOrigin, ForwardSender, channel};
 use super::graph::{EdgeKind, NodeKind};
 use super::plan::Plan;
 use super::segment::{Chained, KeyedSeg, Segment, SourceSeg};
-use crate::Result;
 use crate::connector::{SinkConnector, SinkCtx};
 use crate::exec::origin::Origin;
 use crate::operator::{Aggregate, Aggs, Identity, StageFn};
@@ -19,6 +18,7 @@ use crate::operator::{
     AggregateStage, FilterMapStage, FilterStage, FlatMapStage, InspectStage, KeyByStage, MapStage,
     ReduceStage,
 };
+use crate::{ErrorKind, Result};
 use std::cell::RefCell;
 use std::hash::Hash;
 use std::marker::PhantomData;
@@ -61,6 +61,14 @@ impl<K, V, G> std::fmt::Debug for KeyedStream<K, V, G> {
     note = "add `-> key_by(|record| ..)` before this stage to choose the key"
 )]
 pub trait NeedsKeyedInput {}
+
+/// A keyed stream read by several chains.
+#[diagnostic::on_unimplemented(
+    message = "a keyed stream cannot be read by several chains",
+    label = "this keyed stream is read more than once",
+    note = "read the stream before `key_by` in each chain and key each copy: `let s = ..; s -> key_by(..) -> ..; s -> key_by(..) -> ..;`"
+)]
+pub trait NeedsOneReader {}
 
 /// A stream type that is keyed.
 #[diagnostic::on_unimplemented(
@@ -213,6 +221,13 @@ impl<T: Send + 'static, G> Stream<T, G> {
             collectors: plan.collectors.clone(),
         };
         let writers = connector.writers(settings, &ctx)?;
+        if writers.len() != parallelism {
+            return Err(ErrorKind::Executor(format!(
+                "sink `{name}` made {} writers for {parallelism} instances",
+                writers.len()
+            ))
+            .into());
+        }
         self.seg.terminate(Identity, writers, &mut plan);
         Ok(())
     }
@@ -413,6 +428,15 @@ where
         Self: NeedsUnkeyedInput,
     {
         self
+    }
+
+    /// Not available on a keyed stream.
+    #[doc(hidden)]
+    pub fn fan_out<const N: usize>(self) -> [Self; N]
+    where
+        Self: NeedsOneReader,
+    {
+        unreachable!("`NeedsOneReader` is implemented for no type")
     }
 
     /// Not available on a keyed stream.

@@ -318,7 +318,11 @@ where
     #[inline]
     fn push(&mut self, (key, item): (K, T)) -> Result<()> {
         let agg = &self.agg;
-        let acc = self.state.get_or_insert_with(key.clone(), || agg.create());
+        // The key is cloned only when it is new.
+        let acc = match self.state.get_mut(&key) {
+            Some(acc) => acc,
+            None => self.state.get_or_insert_with(key.clone(), || agg.create()),
+        };
         agg.add(acc, &item);
         let out = agg.result(acc);
         self.next.push((key, out))

@@ -28,6 +28,11 @@ impl<K: Hash + Eq, V> KeyedState<K, V> for MemoryState<K, V> {
         self.map.get(key)
     }
 
+    #[inline]
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
     fn remove(&mut self, key: &K) -> Option<V> {
         self.map.remove(key)
     }

@@ -25,6 +25,8 @@ pub trait KeyedState<K, V> {
     fn get_or_insert_with(&mut self, key: K, init: impl FnOnce() -> V) -> &mut V;
     /// The value of `key`, if any.
     fn get(&self, key: &K) -> Option<&V>;
+    /// The value of `key` to change, if any.
+    fn get_mut(&mut self, key: &K) -> Option<&mut V>;
     /// Removes `key`, returning its value.
     fn remove(&mut self, key: &K) -> Option<V>;
     /// How many keys have a value.

@@ -20,7 +20,7 @@ pipeline! {
         let readings = from_file -> union(from_socket, from_stdin);
         readings -> key_by(|r: &Reading| r.sensor.clone()) -> aggregate(avg(value)) -> sink stdout(format: json);
         readings -> filter(|r: &Reading| r.value > 0.0) -> sink file(path: "out.csv", format: csv, append: true);
-        made -> union(listed) -> filter_map(|x: u64| x.checked_sub(1)) -> sink collect(name: "made");
+        made -> union(listed) -> filter_map(|x: u64| x.checked_sub(1)) -> sink collect(name: "made_out");
         bad -> sink file(name: "bad", path: "bad.jsonl", format: json);
     }
 }
