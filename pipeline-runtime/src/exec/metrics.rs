@@ -78,6 +78,12 @@ impl Meter {
         self.records_out += 1;
     }
 
+    /// `n` records out.
+    #[inline]
+    pub fn record_many(&mut self, n: u64) {
+        self.records_out += n;
+    }
+
     /// Adds the local counts to the shared counters.
     pub fn publish(&mut self) {
         if let Some(c) = self.shared.nodes.get(self.node)

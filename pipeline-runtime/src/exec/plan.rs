@@ -2,7 +2,6 @@
 
 use super::channel::{ChannelOrigin, ForwardSender, MAX_PARALLELISM, channel};
 use super::graph::{EdgeKind, Graph, NodeKind};
-use super::segment::Chained;
 use super::segment::{SourceSeg, TaskInstance};
 use super::stream::Stream;
 use crate::ErrorKind;
@@ -10,17 +9,15 @@ use crate::config::Settings;
 use crate::connector::collect::Collectors;
 use crate::connector::{BadInputPolicy, DeadLetter, SourceConnector, SourceCtx};
 use crate::exec::origin::Origin;
-use crate::operator::{MeterSet, MeteredStage};
+use crate::operator::MeterSet;
 use crate::{ConfigError, PipelineError, Result};
 use std::cell::RefCell;
-use std::marker::PhantomData;
 use std::rc::Rc;
 
 type TaskFactory = Box<dyn FnOnce(&MeterSet) -> Vec<Box<dyn TaskInstance>>>;
 
-/// The stream a source returns: its instances, then the stage that counts
-/// its records.
-pub type SourceStream<T> = Stream<T, Chained<SourceSeg<T>, T, MeteredStage>>;
+/// The stream a source returns.
+pub type SourceStream<T> = Stream<T, SourceSeg<T>>;
 
 /// A dead-letter stream.
 pub type DeadLetterStream = Stream<DeadLetter, SourceSeg<DeadLetter>>;
@@ -267,13 +264,10 @@ impl PipelineBuilder {
         drop(plan);
         let records = Stream::new(
             self.plan.clone(),
-            Chained {
-                seg: SourceSeg {
-                    origins,
-                    task: name.to_owned(),
-                },
-                stage: MeteredStage { node },
-                _t: PhantomData,
+            SourceSeg {
+                origins,
+                task: name.to_owned(),
+                counted: Some(node),
             },
             instances,
             node,
@@ -287,6 +281,7 @@ impl PipelineBuilder {
                 SourceSeg {
                     origins: vec![origin],
                     task: format!("{name}.dead_letters"),
+                    counted: None,
                 },
                 1,
                 node + 1,

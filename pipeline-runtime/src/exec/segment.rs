@@ -13,6 +13,7 @@ use super::origin::{Fill, Origin, RunEnv};
 use super::plan::Plan;
 use crate::ErrorKind;
 use crate::Result;
+use crate::exec::metrics::Meter;
 use crate::operator::key_by::KeyByStage;
 use crate::operator::{MeterSet, Push, Stage, Then};
 use std::hash::Hash;
@@ -40,6 +41,9 @@ pub trait Segment<T>: Sized + 'static {
 pub struct SourceSeg<In> {
     pub(crate) origins: Vec<Box<dyn Origin<In>>>,
     pub(crate) task: String,
+    /// The graph node whose output is these origins' records, for a source
+    /// (counted per batch, not per record).
+    pub(crate) counted: Option<usize>,
 }
 
 impl<In> std::fmt::Debug for SourceSeg<In> {
@@ -57,7 +61,7 @@ impl<In: Send + 'static> Segment<In> for SourceSeg<In> {
         S: Stage<In>,
         W: Push<S::Out> + Send + 'static,
     {
-        let origins = self.origins;
+        let (origins, counted) = (self.origins, self.counted);
         plan.add_task(self.task, move |meters: &MeterSet| {
             origins
                 .into_iter()
@@ -67,6 +71,7 @@ impl<In: Send + 'static> Segment<In> for SourceSeg<In> {
                         origin,
                         chain: stage.clone().link(writer, meters),
                         buf: Vec::new(),
+                        meter: counted.map(|node| meters.meter(node)),
                     }) as Box<dyn TaskInstance>
                 })
                 .collect()
@@ -158,6 +163,7 @@ where
         SourceSeg {
             origins,
             task: self.task,
+            counted: None,
         }
         .terminate(stage, writers, plan);
     }
@@ -173,6 +179,7 @@ struct ChainTask<In, P> {
     origin: Box<dyn Origin<In>>,
     chain: P,
     buf: Vec<In>,
+    meter: Option<Meter>,
 }
 
 impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
@@ -183,6 +190,10 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                 return Err(crate::PipelineError::from(ErrorKind::Cancelled));
             }
             let fill = self.origin.fill(&mut self.buf)?;
+            if let Some(meter) = &mut self.meter {
+                meter.record_many(self.buf.len() as u64);
+                meter.publish();
+            }
             for item in self.buf.drain(..) {
                 self.chain.push(item)?;
             }

@@ -267,6 +267,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
                 SourceSeg {
                     origins: receivers.next().unwrap_or_default(),
                     task: format!("fan-out {i}"),
+                    counted: None,
                 },
                 parallelism,
                 last,
@@ -313,6 +314,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
             SourceSeg {
                 origins,
                 task: "union".to_owned(),
+                counted: None,
             },
             out,
             node,

@@ -318,11 +318,8 @@ where
     #[inline]
     fn push(&mut self, (key, item): (K, T)) -> Result<()> {
         let agg = &self.agg;
-        // The key is cloned only when it is new.
-        let acc = match self.state.get_mut(&key) {
-            Some(acc) => acc,
-            None => self.state.get_or_insert_with(key.clone(), || agg.create()),
-        };
+        // One probe; the key is cloned only when it is new.
+        let acc = self.state.get_or_insert_with_ref(&key, || agg.create());
         agg.add(acc, &item);
         let out = agg.result(acc);
         self.next.push((key, out))

@@ -14,7 +14,6 @@ mod flat_map;
 mod inspect;
 pub(crate) mod key_by;
 mod map;
-mod metered;
 mod reduce;
 
 pub use aggregate::{
@@ -26,7 +25,6 @@ pub use flat_map::{FlatMap, FlatMapStage};
 pub use inspect::{Inspect, InspectStage};
 pub use key_by::{KeyBy, KeyByStage};
 pub use map::{Map, MapStage};
-pub use metered::{Metered, MeteredStage};
 pub use reduce::{Reduce, ReduceStage};
 
 use crate::Result;

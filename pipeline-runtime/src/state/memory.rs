@@ -7,13 +7,13 @@ use std::hash::Hash;
 /// stay typed; nothing is serialized on access.
 #[derive(Debug)]
 pub struct MemoryState<K, V> {
-    map: rustc_hash::FxHashMap<K, V>,
+    map: hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>,
 }
 
 impl<K, V> Default for MemoryState<K, V> {
     fn default() -> Self {
         MemoryState {
-            map: rustc_hash::FxHashMap::default(),
+            map: hashbrown::HashMap::with_hasher(rustc_hash::FxBuildHasher),
         }
     }
 }
@@ -26,6 +26,14 @@ impl<K: Hash + Eq, V> KeyedState<K, V> for MemoryState<K, V> {
 
     fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key)
+    }
+
+    #[inline]
+    fn get_or_insert_with_ref(&mut self, key: &K, init: impl FnOnce() -> V) -> &mut V
+    where
+        K: Clone,
+    {
+        self.map.entry_ref(key).or_insert_with(init)
     }
 
     #[inline]

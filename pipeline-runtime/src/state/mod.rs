@@ -23,6 +23,11 @@ pub use memory::MemoryState;
 pub trait KeyedState<K, V> {
     /// The value of `key`, created by `init` if absent.
     fn get_or_insert_with(&mut self, key: K, init: impl FnOnce() -> V) -> &mut V;
+    /// The value of `key`, created by `init` if absent; the key is cloned
+    /// only when it is inserted.
+    fn get_or_insert_with_ref(&mut self, key: &K, init: impl FnOnce() -> V) -> &mut V
+    where
+        K: Clone;
     /// The value of `key`, if any.
     fn get(&self, key: &K) -> Option<&V>;
     /// The value of `key` to change, if any.
