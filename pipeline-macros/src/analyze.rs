@@ -23,6 +23,10 @@ impl Ctxt {
         self.errors.push(syn::Error::new(span, message));
     }
 
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
     pub(crate) fn error_spanned_by(
         &mut self,
         tokens: impl ToTokens,
@@ -356,6 +360,11 @@ fn check_value(spec: &ConnectorSpec, key: &str, kind: OptKind, value: &Expr, cx:
                 );
             }
         }
+        OptKind::Watermark => {
+            if let Err(e) = watermark_millis(value) {
+                cx.push(e);
+            }
+        }
         OptKind::Name => {
             if !matches!(value, Expr::Lit(l) if matches!(l.lit, Lit::Str(_))) {
                 cx.error(
@@ -378,6 +387,28 @@ fn policy_dead_letter_ok(value: &Expr) -> bool {
     func.path.is_ident("dead_letter")
         && call.args.len() == 1
         && matches!(call.args.first(), Some(Expr::Path(p)) if p.path.get_ident().is_some())
+}
+
+/// A watermark strategy: `monotonic` (`None`) or `bounded(DURATION)`
+/// (`Some(ms)`, at least 1ms).
+pub(crate) fn watermark_millis(value: &Expr) -> syn::Result<Option<u64>> {
+    let usage = "`watermark` takes `bounded(2s)` (records at most that much out of order) or `monotonic` (records in order)";
+    match value {
+        Expr::Path(p) if p.path.is_ident("monotonic") => Ok(None),
+        Expr::Call(call) if matches!(&*call.func, Expr::Path(p) if p.path.is_ident("bounded")) => {
+            let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+                return Err(syn::Error::new(call.span(), usage));
+            };
+            match duration_millis(arg)? {
+                0 => Err(syn::Error::new(
+                    arg.span(),
+                    "a watermark bound of zero means records are in order; write `watermark: monotonic` for that",
+                )),
+                ms => Ok(Some(ms)),
+            }
+        }
+        _ => Err(syn::Error::new(value.span(), usage)),
+    }
 }
 
 /// The format named by `value`, if it is a plain name.

@@ -2,7 +2,7 @@
 //! `PipelineDef`, whose `build` calls the typed stream builders stage by
 //! stage, each call spanned at the user's tokens.
 
-use crate::analyze::{Analysis, duration_millis, format_name};
+use crate::analyze::{Analysis, duration_millis, format_name, watermark_millis};
 use crate::connectors::{self, OptKind, Role, format_value, setting};
 use crate::ops::{self, StageCx};
 use crate::parse::{Chain, Connector, PipelineDef, Statement};
@@ -168,7 +168,11 @@ fn settings(
                 &opt.value,
                 duration_millis(&opt.value).ok(),
             )),
-            OptKind::Format | OptKind::Policy | OptKind::Code | OptKind::Name => None,
+            OptKind::Format
+            | OptKind::Policy
+            | OptKind::Code
+            | OptKind::Name
+            | OptKind::Watermark => None,
         }
     });
     quote! {{
@@ -218,6 +222,17 @@ fn source(
     let name_text = name.to_string();
     let policy = connector.option("on_error").map(|o| &o.value);
     let fan = vars.defined(name);
+    // Watermarks come right after the source, spanned at the option: a
+    // record type without event time is reported there.
+    let watermarks = connector.option("watermark").map(|opt| {
+        let span = opt.value.span();
+        let strategy = match watermark_millis(&opt.value).ok().flatten() {
+            Some(ms) => quote_spanned!(span=> #rt::window::WatermarkStrategy::bounded(::core::time::Duration::from_millis(#ms))?),
+            None => quote_spanned!(span=> #rt::window::WatermarkStrategy::monotonic()),
+        };
+        let method = Ident::new("with_watermarks", span);
+        quote_spanned!(span=> let #name = #name.#method(#strategy);)
+    });
     // The call is spanned at the declared record type: a format that cannot
     // produce that type is reported there.
     let span = ty.span();
@@ -249,7 +264,7 @@ fn source(
             }
         }
     };
-    quote!(#stmt #fan)
+    quote!(#stmt #watermarks #fan)
 }
 
 fn sink_call(rt: &TokenStream, sink: &Connector, sink_name: &str) -> TokenStream {

@@ -37,6 +37,8 @@ pub(crate) enum OptKind {
     Code,
     /// `name: "..."`, the sink's name.
     Name,
+    /// `watermark: bounded(2s) | monotonic`.
+    Watermark,
 }
 
 /// A connector as the DSL sees it.
@@ -63,6 +65,7 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("reconnect", OptKind::Bool),
             ("format", OptKind::Format),
             ("on_error", OptKind::Policy),
+            ("watermark", OptKind::Watermark),
         ],
         required: &[],
         formats: TEXT_IN,
@@ -75,6 +78,7 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("header", OptKind::Bool),
             ("format", OptKind::Format),
             ("on_error", OptKind::Policy),
+            ("watermark", OptKind::Watermark),
         ],
         required: &["path"],
         formats: TEXT_IN,
@@ -82,7 +86,11 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
     ConnectorSpec {
         name: "stdin",
         role: Role::Source,
-        options: &[("format", OptKind::Format), ("on_error", OptKind::Policy)],
+        options: &[
+            ("format", OptKind::Format),
+            ("on_error", OptKind::Policy),
+            ("watermark", OptKind::Watermark),
+        ],
         required: &[],
         formats: TEXT_IN,
     },
@@ -93,6 +101,7 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("count", OptKind::OptInt),
             ("rate", OptKind::OptInt),
             ("record", OptKind::Code),
+            ("watermark", OptKind::Watermark),
         ],
         required: &["record"],
         formats: &[],
@@ -100,7 +109,7 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
     ConnectorSpec {
         name: "iter",
         role: Role::Source,
-        options: &[("items", OptKind::Code)],
+        options: &[("items", OptKind::Code), ("watermark", OptKind::Watermark)],
         required: &["items"],
         formats: &[],
     },

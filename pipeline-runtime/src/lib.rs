@@ -20,6 +20,7 @@ pub mod format;
 pub mod operator;
 pub mod state;
 mod time;
+pub mod window;
 
 pub use error::{
     ConfigError, DecodeError, EncodeError, ErrorKind, MAX_QUOTED, PipelineError, Position, Result,

@@ -96,6 +96,11 @@ impl ToTimestamp for u64 {
 /// }
 /// assert_eq!(Click { at: 5 }.event_time().as_millis(), 5);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no event time, so it cannot be windowed or given watermarks",
+    label = "this needs records with an event time",
+    note = "add `#[derive(Event)]` to `{Self}` and mark its time field `#[event_time]`"
+)]
 pub trait Event {
     /// When the event happened.
     fn event_time(&self) -> Timestamp;

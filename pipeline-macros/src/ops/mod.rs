@@ -8,6 +8,7 @@
 mod aggregate;
 mod closure;
 mod union;
+mod window;
 
 use crate::analyze::Ctxt;
 use crate::parse::StageCall;
@@ -41,6 +42,8 @@ pub(crate) const STAGES: &[StageSpec] = &[
     closure::spec("reduce"),
     aggregate::SPEC,
     union::SPEC,
+    window::WINDOW,
+    window::ALLOWED_LATENESS,
 ];
 
 /// The stage called `name`.

@@ -8,7 +8,7 @@
 use super::origin::{Fill, Origin, RunEnv};
 use crate::ErrorKind;
 use crate::operator::Push;
-use crate::{PipelineError, Result};
+use crate::{PipelineError, Result, Timestamp};
 use crossbeam_channel::{Receiver, Sender};
 use std::hash::{BuildHasher, Hash};
 
@@ -17,14 +17,24 @@ pub const BATCH: usize = 1024;
 /// Batches a channel holds before its senders block.
 pub const CAPACITY: usize = 16;
 
-/// What travels across a channel. Watermarks and checkpoint barriers join
-/// this protocol as further control messages.
+/// What travels across a channel: batches of records and control messages.
+/// Checkpoint barriers join this protocol later.
 #[derive(Debug)]
 pub enum Message<T> {
     /// A batch of records.
     Batch(Vec<T>),
+    /// Event time of the sender in slot `from` has reached `at`.
+    Watermark {
+        /// The sender's slot at this channel's receiving end.
+        from: usize,
+        /// The watermark.
+        at: Timestamp,
+    },
     /// One upstream instance has no more input.
-    End,
+    End {
+        /// The sender's slot at this channel's receiving end.
+        from: usize,
+    },
 }
 
 /// A fresh bounded channel.
@@ -37,11 +47,17 @@ fn send<T>(tx: &Sender<Message<T>>, msg: Message<T>) -> Result<()> {
         .map_err(|_| PipelineError::from(ErrorKind::Cancelled))
 }
 
-/// Receives batches until every upstream instance has sent [`Message::End`].
+/// Receives batches until every upstream instance has sent [`Message::End`];
+/// its watermark is the minimum over the senders' (an ended sender no longer
+/// holds it back).
 #[derive(Debug)]
 pub(crate) struct ChannelOrigin<T> {
     rx: Receiver<Message<T>>,
     open_senders: usize,
+    /// Each sender's watermark; `Timestamp::MAX` once it has ended.
+    watermarks: Vec<Timestamp>,
+    /// The combined watermark last passed on.
+    current: Timestamp,
 }
 
 impl<T> ChannelOrigin<T> {
@@ -49,23 +65,63 @@ impl<T> ChannelOrigin<T> {
         ChannelOrigin {
             rx,
             open_senders: senders,
+            watermarks: vec![Timestamp::MIN; senders],
+            current: Timestamp::MIN,
         }
+    }
+
+    /// Records sender `from`'s watermark; returns the combined one if it
+    /// advanced.
+    fn advance(&mut self, from: usize, at: Timestamp) -> Option<Timestamp> {
+        if let Some(w) = self.watermarks.get_mut(from) {
+            *w = (*w).max(at);
+        }
+        let min = self
+            .watermarks
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(Timestamp::MAX);
+        (min > self.current).then(|| {
+            self.current = min;
+            min
+        })
     }
 }
 
 impl<T> ChannelOrigin<T> {
     /// Appends batches that are already waiting, up to a full batch: under
     /// load, small batches (from upstream flushes) merge again; when idle,
-    /// nothing waits for more input.
-    fn take_waiting(&mut self, buf: &mut Vec<T>) {
+    /// nothing waits for more input. Stops at a control message, which it
+    /// handles: the result says what the caller should report.
+    fn take_waiting(&mut self, buf: &mut Vec<T>) -> Fill {
         while buf.len() < BATCH {
             match self.rx.try_recv() {
                 Ok(Message::Batch(mut more)) => buf.append(&mut more),
-                Ok(Message::End) => self.open_senders -= 1,
+                Ok(message) => return self.control(message),
                 Err(_) => break,
             }
-            if self.open_senders == 0 {
-                break;
+        }
+        Fill::More
+    }
+
+    /// Handles a control message.
+    fn control(&mut self, message: Message<T>) -> Fill {
+        match message {
+            Message::Batch(_) => Fill::More,
+            Message::Watermark { from, at } => match self.advance(from, at) {
+                Some(w) => Fill::Watermark(w),
+                None => Fill::More,
+            },
+            Message::End { from } => {
+                self.open_senders = self.open_senders.saturating_sub(1);
+                if self.open_senders == 0 {
+                    return Fill::End;
+                }
+                match self.advance(from, Timestamp::MAX) {
+                    Some(w) => Fill::Watermark(w),
+                    None => Fill::More,
+                }
             }
         }
     }
@@ -80,22 +136,14 @@ impl<T: Send> Origin<T> for ChannelOrigin<T> {
         if self.open_senders == 0 {
             return Ok(Fill::End);
         }
-        loop {
-            match self.rx.recv() {
-                Ok(Message::Batch(batch)) => {
-                    *buf = batch;
-                    self.take_waiting(buf);
-                    return Ok(Fill::More);
-                }
-                Ok(Message::End) => {
-                    self.open_senders -= 1;
-                    if self.open_senders == 0 {
-                        return Ok(Fill::End);
-                    }
-                }
-                // Every sender is gone without sending `End`: upstream failed.
-                Err(_) => return Err(PipelineError::from(ErrorKind::Cancelled)),
+        match self.rx.recv() {
+            Ok(Message::Batch(batch)) => {
+                *buf = batch;
+                Ok(self.take_waiting(buf))
             }
+            Ok(message) => Ok(self.control(message)),
+            // Every sender is gone without sending `End`: upstream failed.
+            Err(_) => Err(PipelineError::from(ErrorKind::Cancelled)),
         }
     }
 }
@@ -120,12 +168,18 @@ pub const MAX_PARALLELISM: usize = 128;
 pub(crate) struct HashSender<K, T> {
     targets: Vec<Sender<Message<(K, T)>>>,
     bufs: Vec<Vec<(K, T)>>,
+    /// This sender's slot at every target.
+    from: usize,
 }
 
 impl<K, T> HashSender<K, T> {
-    pub(crate) fn new(targets: Vec<Sender<Message<(K, T)>>>) -> Self {
+    pub(crate) fn new(targets: Vec<Sender<Message<(K, T)>>>, from: usize) -> Self {
         let bufs = targets.iter().map(|_| Vec::with_capacity(BATCH)).collect();
-        HashSender { targets, bufs }
+        HashSender {
+            targets,
+            bufs,
+            from,
+        }
     }
 }
 
@@ -152,10 +206,25 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
         Ok(())
     }
 
+    fn watermark(&mut self, at: Timestamp) -> Result<()> {
+        // Records sent before the watermark must arrive before it.
+        self.flush()?;
+        for tx in &self.targets {
+            send(
+                tx,
+                Message::Watermark {
+                    from: self.from,
+                    at,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.flush()?;
         for tx in &self.targets {
-            send(tx, Message::End)?;
+            send(tx, Message::End { from: self.from })?;
         }
         Ok(())
     }
@@ -166,13 +235,15 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
 pub(crate) struct ForwardSender<T> {
     target: Sender<Message<T>>,
     buf: Vec<T>,
+    from: usize,
 }
 
 impl<T> ForwardSender<T> {
-    pub(crate) fn new(target: Sender<Message<T>>) -> Self {
+    pub(crate) fn new(target: Sender<Message<T>>, from: usize) -> Self {
         ForwardSender {
             target,
             buf: Vec::with_capacity(BATCH),
+            from,
         }
     }
 
@@ -199,9 +270,20 @@ impl<T> Push<T> for ForwardSender<T> {
         self.send_buf()
     }
 
+    fn watermark(&mut self, at: Timestamp) -> Result<()> {
+        self.send_buf()?;
+        send(
+            &self.target,
+            Message::Watermark {
+                from: self.from,
+                at,
+            },
+        )
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.send_buf()?;
-        send(&self.target, Message::End)
+        send(&self.target, Message::End { from: self.from })
     }
 }
 
@@ -251,10 +333,19 @@ impl<T: Clone> Push<T> for BroadcastSender<T> {
         self.send_buf()
     }
 
+    fn watermark(&mut self, at: Timestamp) -> Result<()> {
+        self.send_buf()?;
+        // Each consumer's channel has this sender alone, in slot 0.
+        for tx in &self.targets {
+            send(tx, Message::Watermark { from: 0, at })?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.send_buf()?;
         for tx in &self.targets {
-            send(tx, Message::End)?;
+            send(tx, Message::End { from: 0 })?;
         }
         Ok(())
     }
@@ -280,7 +371,7 @@ mod tests {
     fn hash_sender_batches_and_ends_every_target() {
         let (tx0, rx0) = channel::<(u64, u64)>();
         let (tx1, rx1) = channel::<(u64, u64)>();
-        let mut s = HashSender::new(vec![tx0, tx1]);
+        let mut s = HashSender::new(vec![tx0, tx1], 0);
         for k in 0..100 {
             s.push((k, k)).unwrap();
         }

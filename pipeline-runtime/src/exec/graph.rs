@@ -85,7 +85,10 @@ impl Graph {
         let counted = match kind {
             NodeKind::Source => true,
             NodeKind::Sink => false,
-            NodeKind::Stage => matches!(label.as_str(), "filter" | "filter_map" | "flat_map"),
+            NodeKind::Stage => matches!(
+                label.as_str(),
+                "filter" | "filter_map" | "flat_map" | "window aggregate"
+            ),
         };
         let index = self.nodes.len();
         let slug: String = label

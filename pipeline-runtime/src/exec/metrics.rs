@@ -59,6 +59,7 @@ impl Metrics {
 #[derive(Debug)]
 pub struct Meter {
     records_out: u64,
+    skipped: u64,
     shared: Arc<Metrics>,
     node: usize,
 }
@@ -67,6 +68,7 @@ impl Meter {
     pub(crate) fn new(shared: Arc<Metrics>, node: usize) -> Self {
         Meter {
             records_out: 0,
+            skipped: 0,
             shared,
             node,
         }
@@ -76,6 +78,12 @@ impl Meter {
     #[inline]
     pub fn record_out(&mut self) {
         self.records_out += 1;
+    }
+
+    /// One record dropped (bad input, or too late for its window).
+    #[inline]
+    pub fn record_skipped(&mut self) {
+        self.skipped += 1;
     }
 
     /// `n` records out.
@@ -91,6 +99,10 @@ impl Meter {
         {
             c.records_out.fetch_add(self.records_out, Ordering::Relaxed);
         }
+        if self.skipped > 0 {
+            self.shared.add_skipped(self.node, self.skipped);
+        }
+        self.skipped = 0;
         self.records_out = 0;
     }
 }

@@ -15,9 +15,12 @@ mod run;
 pub mod segment;
 mod stream;
 
+pub use crate::operator::MeterSet;
 pub use graph::{EdgeKind, Graph, GraphFormat, Node, NodeKind};
 pub use origin::{Fill, Origin, RunEnv};
 pub use plan::{DeadLetterStream, PipelineBuilder, Plan, SourceStream};
 pub use run::{NodeStats, PipelineDef, RunOptions, RunOutcome};
 pub use segment::{KeyedSeg, Segment, SourceSeg};
-pub use stream::{KeyedStream, NeedsKeyedInput, NeedsOneReader, NeedsUnkeyedInput, Stream};
+pub use stream::{
+    KeyedStream, NeedsKeyedInput, NeedsOneReader, NeedsUnkeyedInput, Stream, WindowedStream,
+};

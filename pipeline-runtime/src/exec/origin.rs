@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub enum Fill {
     /// The buffer holds a batch (possibly empty); call again.
     More,
+    /// The buffer holds a batch (possibly empty), after which event time
+    /// has reached this watermark; call again.
+    Watermark(crate::Timestamp),
     /// The input has ended; the buffer may hold a last batch.
     End,
 }

@@ -226,7 +226,7 @@ impl PipelineBuilder {
             node,
             policy,
             dead_letters: (0..parallelism)
-                .map(|_| dead_letters.then(|| ForwardSender::new(dead_tx.clone())))
+                .map(|i| dead_letters.then(|| ForwardSender::new(dead_tx.clone(), i)))
                 .collect(),
             dead_taken: 0,
             dead_node: node + 1,

@@ -105,7 +105,11 @@ impl RunOutcome {
                     }
                 };
                 if s.skipped > 0 {
-                    part.push_str(&format!(" ({} bad skipped)", s.skipped));
+                    let what = match s.kind {
+                        NodeKind::Source => "bad skipped",
+                        _ => "late dropped",
+                    };
+                    part.push_str(&format!(" ({} {what})", s.skipped));
                 }
                 part
             })

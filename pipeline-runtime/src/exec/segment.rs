@@ -152,7 +152,7 @@ where
         let upstream = self.up_parallelism;
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..self.parallelism).map(|_| channel()).unzip();
         let senders = (0..upstream)
-            .map(|_| HashSender::new(txs.clone()))
+            .map(|i| HashSender::new(txs.clone(), i))
             .collect();
         drop(txs);
         self.up.terminate(self.key, senders, plan);
@@ -199,6 +199,10 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
             }
             match fill {
                 Fill::More => self.chain.flush()?,
+                Fill::Watermark(watermark) => {
+                    self.chain.watermark(watermark)?;
+                    self.chain.flush()?;
+                }
                 Fill::End => return self.chain.finish(),
             }
         }

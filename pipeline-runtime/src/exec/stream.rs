@@ -18,7 +18,10 @@ use crate::operator::{
     AggregateStage, FilterMapStage, FilterStage, FlatMapStage, InspectStage, KeyByStage, MapStage,
     ReduceStage,
 };
-use crate::{ErrorKind, Result};
+use crate::window::{
+    WatermarkStage, WatermarkStrategy, WindowAggregateStage, WindowAssigner, Windowed,
+};
+use crate::{ErrorKind, Event, Result};
 use std::cell::RefCell;
 use std::hash::Hash;
 use std::marker::PhantomData;
@@ -200,6 +203,29 @@ impl<T: Send + 'static, G> Stream<T, G> {
         }
     }
 
+    /// Derives watermarks from the records' event times with `strategy`,
+    /// per source instance (used right after a source).
+    pub fn with_watermarks(
+        self,
+        strategy: WatermarkStrategy,
+    ) -> Stream<T, Chained<G, T, WatermarkStage>>
+    where
+        T: Event,
+    {
+        Stream {
+            plan: self.plan,
+            seg: Chained {
+                seg: self.seg,
+                stage: WatermarkStage { strategy },
+                _t: PhantomData,
+            },
+            parallelism: self.parallelism,
+            last: self.last,
+            edge: self.edge,
+            _t: PhantomData,
+        }
+    }
+
     /// Sends the stream to a sink named `name`.
     pub fn sink<C>(self, name: &str, connector: C, settings: C::Settings) -> Result<()>
     where
@@ -294,8 +320,10 @@ impl<T: Send + 'static, G> Stream<T, G> {
         let mut writers_for = |n: usize| -> Vec<ForwardSender<T>> {
             (0..n)
                 .map(|i| {
+                    // This sender's slot at its target is the count so far.
+                    let slot = senders[i % out];
                     senders[i % out] += 1;
-                    ForwardSender::new(txs[i % out].clone())
+                    ForwardSender::new(txs[i % out].clone(), slot)
                 })
                 .collect()
         };
@@ -378,6 +406,19 @@ where
             .then("reduce", |node| ReduceStage(StageFn { f, node }))
     }
 
+    /// `window(tumbling(..) | sliding(..) | session(..))`: groups each key's
+    /// records into event-time windows; follow with `aggregate(..)`.
+    pub fn window<W: WindowAssigner>(self, assigner: W) -> WindowedStream<K, V, G, W>
+    where
+        V: Event,
+    {
+        WindowedStream {
+            inner: self,
+            assigner,
+            lateness: 0,
+        }
+    }
+
     /// Not available on a keyed stream.
     #[doc(hidden)]
     pub fn map<F>(self, _f: F) -> Self
@@ -448,5 +489,58 @@ where
         Self: NeedsUnkeyedInput,
     {
         Ok(())
+    }
+}
+
+/// A keyed stream cut into windows, ready for `aggregate`.
+pub struct WindowedStream<K, V, G, W> {
+    inner: KeyedStream<K, V, G>,
+    assigner: W,
+    lateness: i64,
+}
+
+impl<K, V, G, W> std::fmt::Debug for WindowedStream<K, V, G, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowedStream")
+            .field("lateness", &self.lateness)
+            .finish()
+    }
+}
+
+impl<K, V, G, W> WindowedStream<K, V, G, W>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Event + Send + 'static,
+    W: WindowAssigner,
+{
+    /// `allowed_lateness(5s)`: keeps windows open that long after they fire,
+    /// re-emitting their result for each late record.
+    pub fn allowed_lateness(mut self, lateness: std::time::Duration) -> Self {
+        self.lateness = i64::try_from(lateness.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// `aggregate(count() | sum(..) | ..)`: one result per key and window,
+    /// emitted as a [`Windowed`] when the watermark passes the window.
+    #[allow(clippy::type_complexity)]
+    pub fn aggregate<A, B>(
+        self,
+        build: B,
+    ) -> Stream<Windowed<K, A::Out>, Chained<G, (K, V), WindowAggregateStage<A, W>>>
+    where
+        B: FnOnce(Aggs<V>) -> A,
+        A: Aggregate<V>,
+        A::Out: Send + 'static,
+    {
+        let agg = build(Aggs::new());
+        let (assigner, lateness) = (self.assigner, self.lateness);
+        self.inner
+            .inner
+            .then("window aggregate", |node| WindowAggregateStage {
+                agg,
+                assigner,
+                lateness,
+                node,
+            })
     }
 }

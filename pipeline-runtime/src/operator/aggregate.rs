@@ -2,8 +2,8 @@
 //! `avg`, or a user [`Aggregate`]).
 
 use super::{MeterSet, Push, Stage};
-use crate::Result;
 use crate::state::{KeyedState, MemoryState};
+use crate::{Result, Timestamp};
 use std::hash::Hash;
 
 /// An incremental aggregate over records of type `T`, in the shape of
@@ -327,6 +327,10 @@ where
 
     fn flush(&mut self) -> Result<()> {
         self.next.flush()
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.next.watermark(watermark)
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -1,8 +1,8 @@
 //! `filter`: keeps the records a predicate accepts.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::Result;
 use crate::exec::metrics::Meter;
+use crate::{Result, Timestamp};
 
 /// The linked `filter` stage.
 ///
@@ -47,6 +47,10 @@ where
     fn flush(&mut self) -> Result<()> {
         self.meter.publish();
         self.next.flush()
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.next.watermark(watermark)
     }
 
     fn finish(&mut self) -> Result<()> {

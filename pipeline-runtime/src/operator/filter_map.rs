@@ -1,8 +1,8 @@
 //! `filter_map`: maps each record to zero or one output.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::Result;
 use crate::exec::metrics::Meter;
+use crate::{Result, Timestamp};
 
 /// The linked `filter_map` stage: emits `f(record)` when it is `Some`.
 ///
@@ -48,6 +48,10 @@ where
     fn flush(&mut self) -> Result<()> {
         self.meter.publish();
         self.next.flush()
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.next.watermark(watermark)
     }
 
     fn finish(&mut self) -> Result<()> {

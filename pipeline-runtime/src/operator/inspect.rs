@@ -1,7 +1,7 @@
 //! `inspect`: looks at each record without changing it.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::Result;
+use crate::{Result, Timestamp};
 
 /// The linked `inspect` stage: calls `f(&record)` and passes the record on.
 ///
@@ -45,6 +45,10 @@ where
 
     fn flush(&mut self) -> Result<()> {
         self.next.flush()
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.next.watermark(watermark)
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -1,7 +1,7 @@
 //! `key_by`: pairs each record with its key, ahead of per-key stages.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::Result;
+use crate::{Result, Timestamp};
 
 /// The linked `key_by` stage: emits `(key(&record), record)`.
 ///
@@ -42,6 +42,10 @@ where
 
     fn flush(&mut self) -> Result<()> {
         self.next.flush()
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.next.watermark(watermark)
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -1,7 +1,7 @@
 //! `map`: one record in, one record out.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::Result;
+use crate::{Result, Timestamp};
 
 /// The linked `map` stage: applies `f` to every record.
 ///
@@ -40,6 +40,10 @@ where
 
     fn flush(&mut self) -> Result<()> {
         self.next.flush()
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.next.watermark(watermark)
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -27,8 +27,8 @@ pub use key_by::{KeyBy, KeyByStage};
 pub use map::{Map, MapStage};
 pub use reduce::{Reduce, ReduceStage};
 
-use crate::Result;
 use crate::exec::metrics::Meter;
+use crate::{Result, Timestamp};
 
 /// The receiving end of a chain link: records are pushed into it one at a
 /// time, and it forwards what it produces to the next link.
@@ -56,6 +56,14 @@ pub trait Push<In> {
     /// Called after each batch of input: publish counters, send partly
     /// filled output batches, flush buffered output. Forward it downstream.
     fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Event time has reached `watermark`: no record with a timestamp at or
+    /// before it is expected any more. Stages with event-time state fire
+    /// what is complete; every stage forwards it. Sinks may ignore it.
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        let _ = watermark;
         Ok(())
     }
 
@@ -147,6 +155,9 @@ impl<In, P: Push<In> + ?Sized> Push<In> for &mut P {
     }
     fn flush(&mut self) -> Result<()> {
         (**self).flush()
+    }
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        (**self).watermark(watermark)
     }
     fn finish(&mut self) -> Result<()> {
         (**self).finish()

@@ -1,0 +1,286 @@
+//! The keyed window aggregate: incremental aggregates per key and window,
+//! fired by watermarks.
+
+use super::{Window, WindowAssigner};
+use crate::exec::MeterSet;
+use crate::exec::metrics::Meter;
+use crate::operator::{Aggregate, Push, Stage};
+use crate::{Event, Result, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::hash::Hash;
+
+/// A window's result for one key.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::Windowed;
+/// use pipeline_runtime::Timestamp;
+/// let w = Windowed { key: "a", start: Timestamp::from_millis(0), end: Timestamp::from_millis(10), value: 3_u64 };
+/// assert_eq!(w.value, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Windowed<K, V> {
+    /// The key.
+    pub key: K,
+    /// First instant of the window.
+    pub start: Timestamp,
+    /// First instant after the window.
+    pub end: Timestamp,
+    /// The aggregate.
+    pub value: V,
+}
+
+/// One window of one key.
+#[derive(Debug)]
+struct Slot<Acc> {
+    window: Window,
+    acc: Acc,
+}
+
+/// The linked window aggregate: each window fires once when the watermark
+/// reaches its last instant, and again for each record that arrives within
+/// the allowed lateness; it is dropped when the watermark passes its last
+/// instant plus the lateness. Records later than that are counted (the
+/// summary's "late dropped") and logged.
+#[derive(Debug)]
+pub struct WindowAggregate<K, T, A: Aggregate<T>, W, Next> {
+    assigner: W,
+    agg: A,
+    state: hashbrown::HashMap<K, Vec<Slot<A::Acc>>, rustc_hash::FxBuildHasher>,
+    /// Keys to look at when the watermark reaches a time.
+    timers: BTreeMap<Timestamp, Vec<K>>,
+    watermark: Timestamp,
+    lateness: i64,
+    scratch: Vec<Window>,
+    /// Results emitted, and records too late for any window.
+    meter: Meter,
+    late_seen: u64,
+    next: Next,
+    _t: std::marker::PhantomData<fn(T)>,
+}
+
+fn plus(t: Timestamp, ms: i64) -> Timestamp {
+    Timestamp::from_millis(t.as_millis().saturating_add(ms))
+}
+
+impl<K, T, A, W, Next> WindowAggregate<K, T, A, W, Next>
+where
+    K: Hash + Eq + Clone,
+    A: Aggregate<T>,
+    W: WindowAssigner,
+    Next: Push<Windowed<K, A::Out>>,
+{
+    fn emit(
+        next: &mut Next,
+        meter: &mut Meter,
+        agg: &A,
+        key: &K,
+        slot: &Slot<A::Acc>,
+    ) -> Result<()> {
+        meter.record_out();
+        next.push(Windowed {
+            key: key.clone(),
+            start: slot.window.start,
+            end: slot.window.end,
+            value: agg.result(&slot.acc),
+        })
+    }
+
+    /// Adds `item` to `key`'s window `w` (merging sessions); returns the
+    /// window it ended up in.
+    fn add(&mut self, key: &K, w: Window, item: &T) -> Window {
+        let agg = &self.agg;
+        let slots = self.state.entry_ref(key).or_default();
+        let index = if self.assigner.merges() {
+            // Merge every session that overlaps the new one into it.
+            let mut merged = Slot {
+                window: w,
+                acc: agg.create(),
+            };
+            let mut i = 0;
+            while i < slots.len() {
+                if slots[i].window.overlaps(&merged.window) {
+                    let old = slots.swap_remove(i);
+                    merged.window = merged.window.span(&old.window);
+                    agg.merge(&mut merged.acc, old.acc);
+                } else {
+                    i += 1;
+                }
+            }
+            slots.push(merged);
+            slots.len() - 1
+        } else {
+            match slots.iter().position(|s| s.window == w) {
+                Some(i) => i,
+                None => {
+                    slots.push(Slot {
+                        window: w,
+                        acc: agg.create(),
+                    });
+                    slots.len() - 1
+                }
+            }
+        };
+        let slot = &mut slots[index];
+        agg.add(&mut slot.acc, item);
+        slot.window
+    }
+
+    /// Advances event time to `watermark`: fires the windows it passes and
+    /// drops those past their lateness.
+    fn advance(&mut self, watermark: Timestamp) -> Result<()> {
+        if watermark <= self.watermark {
+            return Ok(());
+        }
+        let before = self.watermark;
+        self.watermark = watermark;
+        let due = self.timers.split_off(&plus(watermark, 1));
+        let fired = std::mem::replace(&mut self.timers, due);
+        for key in fired.into_values().flatten() {
+            let Some(slots) = self.state.get_mut(&key) else {
+                continue;
+            };
+            // A key's windows fire in time order.
+            slots.sort_unstable_by_key(|s| s.window);
+            let mut i = 0;
+            while i < slots.len() {
+                let fire_at = slots[i].window.max_timestamp();
+                if fire_at > before && fire_at <= watermark {
+                    Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, &slots[i])?;
+                    // Firing twice for one key and window must not happen
+                    // even if the key has two timers due.
+                }
+                if plus(fire_at, self.lateness) <= watermark {
+                    slots.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            if slots.is_empty() {
+                self.state.remove(&key);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<K, T, A, W, Next> Push<(K, T)> for WindowAggregate<K, T, A, W, Next>
+where
+    K: Hash + Eq + Clone,
+    T: Event,
+    A: Aggregate<T>,
+    W: WindowAssigner,
+    Next: Push<Windowed<K, A::Out>>,
+{
+    #[inline]
+    fn push(&mut self, (key, item): (K, T)) -> Result<()> {
+        let ts = item.event_time();
+        let mut windows = std::mem::take(&mut self.scratch);
+        windows.clear();
+        self.assigner.assign(ts, &mut windows);
+        for &w in &windows {
+            if plus(w.max_timestamp(), self.lateness) <= self.watermark {
+                self.meter.record_skipped();
+                self.late_seen += 1;
+                if self.late_seen == 1 {
+                    tracing::warn!(
+                        "a record at {ts} is later than its window allows (watermark {}); late records are counted and dropped",
+                        self.watermark
+                    );
+                }
+                continue;
+            }
+            let known = self
+                .state
+                .get(&key)
+                .is_some_and(|slots| slots.iter().any(|s| s.window == w));
+            let window = self.add(&key, w, &item);
+            if window.max_timestamp() <= self.watermark {
+                // Late but within the allowed lateness: fire again now.
+                if let Some(slot) = self
+                    .state
+                    .get(&key)
+                    .and_then(|slots| slots.iter().find(|s| s.window == window))
+                {
+                    Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, slot)?;
+                }
+            } else if !known || self.assigner.merges() {
+                self.timer(window.max_timestamp(), &key);
+            }
+            if !known && self.lateness > 0 {
+                self.timer(plus(window.max_timestamp(), self.lateness), &key);
+            }
+        }
+        self.scratch = windows;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.meter.publish();
+        self.next.flush()
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.advance(watermark)?;
+        self.next.watermark(watermark)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        // The end of the input completes every window.
+        self.advance(Timestamp::MAX)?;
+        self.meter.publish();
+        self.next.finish()
+    }
+}
+
+impl<K, T, A, W, Next> WindowAggregate<K, T, A, W, Next>
+where
+    K: Hash + Eq + Clone,
+    A: Aggregate<T>,
+{
+    fn timer(&mut self, at: Timestamp, key: &K) {
+        self.timers.entry(at).or_default().push(key.clone());
+    }
+}
+
+/// The window aggregate before linking.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowAggregateStage<A, W> {
+    pub(crate) agg: A,
+    pub(crate) assigner: W,
+    pub(crate) lateness: i64,
+    pub(crate) node: usize,
+}
+
+impl<K, T, A, W> Stage<(K, T)> for WindowAggregateStage<A, W>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    T: Event + Send + 'static,
+    A: Aggregate<T>,
+    W: WindowAssigner,
+{
+    type Out = Windowed<K, A::Out>;
+    type Linked<Next: Push<Windowed<K, A::Out>> + Send> = WindowAggregate<K, T, A, W, Next>;
+
+    fn link<Next: Push<Windowed<K, A::Out>> + Send>(
+        self,
+        next: Next,
+        meter: &MeterSet,
+    ) -> Self::Linked<Next> {
+        WindowAggregate {
+            assigner: self.assigner,
+            agg: self.agg,
+            state: hashbrown::HashMap::with_hasher(rustc_hash::FxBuildHasher),
+            timers: BTreeMap::new(),
+            watermark: Timestamp::MIN,
+            lateness: self.lateness,
+            scratch: Vec::new(),
+            meter: meter.meter(self.node),
+            late_seen: 0,
+            next,
+            _t: std::marker::PhantomData,
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Event-time windows: assigners (tumbling, sliding, session) and the keyed
+//! window aggregate.
+//!
+//! Semantics follow Flink exactly: a window is `[start, end)`, aligned to the
+//! epoch plus an offset; it fires when the watermark reaches `end - 1`;
+//! allowed lateness keeps it open that much longer, re-emitting its result
+//! for each late record; records later than that are counted and dropped.
+
+mod aggregate;
+mod watermark;
+
+pub use aggregate::{WindowAggregate, WindowAggregateStage, Windowed};
+pub use watermark::{WatermarkStage, WatermarkStrategy, Watermarks};
+
+use crate::{ConfigError, Timestamp};
+use std::time::Duration;
+
+/// A window of event time, `[start, end)`.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::Window;
+/// use pipeline_runtime::Timestamp;
+/// let w = Window::new(Timestamp::from_millis(0), Timestamp::from_millis(10));
+/// assert_eq!(w.max_timestamp(), Timestamp::from_millis(9));
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct Window {
+    /// First instant in the window.
+    pub start: Timestamp,
+    /// First instant after the window.
+    pub end: Timestamp,
+}
+
+impl Window {
+    /// The window `[start, end)`.
+    pub fn new(start: Timestamp, end: Timestamp) -> Self {
+        Window { start, end }
+    }
+
+    /// The last instant in the window: it fires when the watermark reaches it.
+    pub fn max_timestamp(&self) -> Timestamp {
+        Timestamp::from_millis(self.end.as_millis().saturating_sub(1))
+    }
+
+    fn overlaps(&self, other: &Window) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+
+    fn span(&self, other: &Window) -> Window {
+        Window::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// Assigns records to windows by their event time.
+pub trait WindowAssigner: Clone + Send + 'static {
+    /// Puts the windows of a record at `ts` into `out` (which is empty).
+    fn assign(&self, ts: Timestamp, out: &mut Vec<Window>);
+
+    /// Whether overlapping windows of one key merge (sessions).
+    fn merges(&self) -> bool {
+        false
+    }
+}
+
+fn millis(name: &str, d: Duration) -> Result<i64, ConfigError> {
+    let ms = i64::try_from(d.as_millis()).map_err(|_| ConfigError::Invalid {
+        name: name.to_owned(),
+        message: format!("{d:?} is too long"),
+    })?;
+    if ms <= 0 {
+        return Err(ConfigError::Invalid {
+            name: name.to_owned(),
+            message: "must be at least 1ms".into(),
+        });
+    }
+    Ok(ms)
+}
+
+/// Start of the window of `size` (aligned to `offset`) holding `ts`, as
+/// Flink's `TimeWindow.getWindowStartWithOffset`.
+fn aligned_start(ts: i64, offset: i64, size: i64) -> i64 {
+    ts - (ts - offset).rem_euclid(size)
+}
+
+/// Fixed-size, non-overlapping windows: `tumbling(10s)`.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::{Tumbling, Window, WindowAssigner};
+/// use pipeline_runtime::Timestamp;
+/// use std::time::Duration;
+/// let t = Tumbling::new(Duration::from_secs(10)).unwrap();
+/// let mut out = Vec::new();
+/// t.assign(Timestamp::from_millis(12_345), &mut out);
+/// assert_eq!(out, vec![Window::new(Timestamp::from_millis(10_000), Timestamp::from_millis(20_000))]);
+/// assert!(Tumbling::new(Duration::ZERO).is_err());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Tumbling {
+    size: i64,
+    offset: i64,
+}
+
+impl Tumbling {
+    /// Windows of `size`, aligned to the epoch.
+    pub fn new(size: Duration) -> Result<Self, ConfigError> {
+        Ok(Tumbling {
+            size: millis("window size", size)?,
+            offset: 0,
+        })
+    }
+
+    /// Windows aligned to the epoch plus `offset` (less than the size).
+    pub fn with_offset(self, offset: Duration) -> Result<Self, ConfigError> {
+        let offset = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
+        if offset >= self.size {
+            return Err(ConfigError::Invalid {
+                name: "window offset".into(),
+                message: format!("must be less than the window size ({}ms)", self.size),
+            });
+        }
+        Ok(Tumbling { offset, ..self })
+    }
+}
+
+impl WindowAssigner for Tumbling {
+    #[inline]
+    fn assign(&self, ts: Timestamp, out: &mut Vec<Window>) {
+        let start = aligned_start(ts.as_millis(), self.offset, self.size);
+        out.push(Window::new(
+            Timestamp::from_millis(start),
+            Timestamp::from_millis(start.saturating_add(self.size)),
+        ));
+    }
+}
+
+/// Fixed-size windows that start every `slide`: `sliding(10s, 2s)`.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::{Sliding, WindowAssigner};
+/// use pipeline_runtime::Timestamp;
+/// use std::time::Duration;
+/// let s = Sliding::new(Duration::from_secs(10), Duration::from_secs(5)).unwrap();
+/// let mut out = Vec::new();
+/// s.assign(Timestamp::from_millis(12_000), &mut out);
+/// let starts: Vec<i64> = out.iter().map(|w| w.start.as_millis()).collect();
+/// assert_eq!(starts, vec![10_000, 5_000]);
+/// assert!(Sliding::new(Duration::from_secs(1), Duration::from_secs(2)).is_err());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Sliding {
+    size: i64,
+    slide: i64,
+    offset: i64,
+}
+
+impl Sliding {
+    /// Windows of `size` starting every `slide` (at most `size`).
+    pub fn new(size: Duration, slide: Duration) -> Result<Self, ConfigError> {
+        let (size, slide) = (millis("window size", size)?, millis("window slide", slide)?);
+        if slide > size {
+            return Err(ConfigError::Invalid {
+                name: "window slide".into(),
+                message: format!(
+                    "{slide}ms is larger than the window size {size}ms; records between windows would be lost"
+                ),
+            });
+        }
+        Ok(Sliding {
+            size,
+            slide,
+            offset: 0,
+        })
+    }
+
+    /// Windows aligned to the epoch plus `offset` (less than the slide).
+    pub fn with_offset(self, offset: Duration) -> Result<Self, ConfigError> {
+        let offset = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
+        if offset >= self.slide {
+            return Err(ConfigError::Invalid {
+                name: "window offset".into(),
+                message: format!("must be less than the slide ({}ms)", self.slide),
+            });
+        }
+        Ok(Sliding { offset, ..self })
+    }
+}
+
+impl WindowAssigner for Sliding {
+    #[inline]
+    fn assign(&self, ts: Timestamp, out: &mut Vec<Window>) {
+        let ts = ts.as_millis();
+        let mut start = aligned_start(ts, self.offset, self.slide);
+        while start > ts.saturating_sub(self.size) {
+            out.push(Window::new(
+                Timestamp::from_millis(start),
+                Timestamp::from_millis(start.saturating_add(self.size)),
+            ));
+            start -= self.slide;
+        }
+    }
+}
+
+/// Windows per key that close after a `gap` without records, merging
+/// as records arrive: `session(30s)`.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::{Session, WindowAssigner};
+/// use pipeline_runtime::Timestamp;
+/// use std::time::Duration;
+/// let s = Session::new(Duration::from_secs(30)).unwrap();
+/// let mut out = Vec::new();
+/// s.assign(Timestamp::from_millis(1_000), &mut out);
+/// assert_eq!(out[0].end.as_millis(), 31_000);
+/// assert!(s.merges());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    gap: i64,
+}
+
+impl Session {
+    /// Sessions that end after `gap` without records.
+    pub fn new(gap: Duration) -> Result<Self, ConfigError> {
+        Ok(Session {
+            gap: millis("session gap", gap)?,
+        })
+    }
+}
+
+impl WindowAssigner for Session {
+    #[inline]
+    fn assign(&self, ts: Timestamp, out: &mut Vec<Window>) {
+        out.push(Window::new(
+            ts,
+            Timestamp::from_millis(ts.as_millis().saturating_add(self.gap)),
+        ));
+    }
+
+    fn merges(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assign(a: &impl WindowAssigner, ts: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        a.assign(Timestamp::from_millis(ts), &mut out);
+        out.iter()
+            .map(|w| (w.start.as_millis(), w.end.as_millis()))
+            .collect()
+    }
+
+    #[test]
+    fn tumbling_aligns_to_the_epoch_and_offset_even_before_it() {
+        let t = Tumbling::new(Duration::from_millis(10)).unwrap();
+        assert_eq!(assign(&t, 0), vec![(0, 10)]);
+        assert_eq!(assign(&t, 9), vec![(0, 10)]);
+        assert_eq!(assign(&t, 10), vec![(10, 20)]);
+        assert_eq!(assign(&t, -1), vec![(-10, 0)]);
+        let t = t.with_offset(Duration::from_millis(3)).unwrap();
+        assert_eq!(assign(&t, 2), vec![(-7, 3)]);
+        assert_eq!(assign(&t, 3), vec![(3, 13)]);
+    }
+
+    #[test]
+    fn sliding_gives_each_record_size_over_slide_windows() {
+        let s = Sliding::new(Duration::from_millis(10), Duration::from_millis(5)).unwrap();
+        assert_eq!(assign(&s, 7), vec![(5, 15), (0, 10)]);
+        assert_eq!(assign(&s, 5), vec![(5, 15), (0, 10)]);
+        assert_eq!(assign(&s, 4), vec![(0, 10), (-5, 5)]);
+        let s = Sliding::new(Duration::from_millis(10), Duration::from_millis(3)).unwrap();
+        assert_eq!(assign(&s, 10).len(), 3);
+    }
+
+    #[test]
+    fn bad_sizes_are_config_errors() {
+        assert!(Tumbling::new(Duration::ZERO).is_err());
+        assert!(Sliding::new(Duration::from_millis(5), Duration::ZERO).is_err());
+        assert!(Sliding::new(Duration::from_millis(5), Duration::from_millis(6)).is_err());
+        assert!(Session::new(Duration::ZERO).is_err());
+        let t = Tumbling::new(Duration::from_millis(10)).unwrap();
+        assert!(t.with_offset(Duration::from_millis(10)).is_err());
+    }
+}

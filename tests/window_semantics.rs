@@ -1,0 +1,240 @@
+//! Event-time windows give exactly the results of a brute-force reference,
+//! for random keyed streams whose disorder stays within the watermark bound,
+//! at several parallelisms.
+
+use pipeline::prelude::*;
+use pipeline::runtime::window::Windowed;
+use proptest::prelude::*;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Event)]
+struct Ev {
+    key: u8,
+    #[event_time]
+    ts: i64,
+    value: u32,
+}
+
+thread_local! {
+    /// The events the next pipeline built on this thread reads.
+    static EVENTS: RefCell<Vec<Ev>> = const { RefCell::new(Vec::new()) };
+}
+
+fn events() -> Vec<Ev> {
+    EVENTS.with(|e| e.borrow().clone())
+}
+
+/// A generator over `events()`, so the source runs in parallel too.
+fn record() -> impl FnMut(u64) -> Ev + Clone + Send + 'static {
+    let events = events();
+    move |i: u64| events[usize::try_from(i).unwrap_or(usize::MAX)].clone()
+}
+
+pipeline! {
+    pipeline TumblingCounts {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> key_by(|e: &Ev| e.key) -> window(tumbling(10s)) -> aggregate(count()) -> sink collect(name: "out");
+    }
+}
+
+pipeline! {
+    pipeline SlidingSums {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> key_by(|e: &Ev| e.key) -> window(sliding(10s, 4s)) -> aggregate(sum(value)) -> sink collect(name: "out");
+    }
+}
+
+pipeline! {
+    pipeline SessionCounts {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> key_by(|e: &Ev| e.key) -> window(session(3s)) -> aggregate(count()) -> sink collect(name: "out");
+    }
+}
+
+type Results = BTreeMap<(u8, i64, i64), u64>;
+
+fn run<P: PipelineDef>(evs: &[Ev], parallelism: usize) -> Results {
+    EVENTS.with(|e| *e.borrow_mut() = evs.to_vec());
+    let opts = RunOptions::default()
+        .with_parallelism(parallelism)
+        .with_setting(&format!("evs.count={}", evs.len()))
+        .unwrap();
+    let out = P::run_with(opts).unwrap();
+    let got: Vec<Windowed<u8, u64>> = out.collected("out").unwrap();
+    let mut results = Results::new();
+    for w in got {
+        let previous = results.insert((w.key, w.start.as_millis(), w.end.as_millis()), w.value);
+        assert!(previous.is_none(), "window fired twice: {w:?}");
+    }
+    results
+}
+
+/// Brute force: every window every event falls in.
+fn reference_fixed(evs: &[Ev], size: i64, slide: i64, value: impl Fn(&Ev) -> u64) -> Results {
+    let mut out = Results::new();
+    for e in evs {
+        let last_start = e.ts - e.ts.rem_euclid(slide);
+        let mut start = last_start;
+        while start > e.ts - size {
+            *out.entry((e.key, start, start + size)).or_default() += value(e);
+            start -= slide;
+        }
+    }
+    out
+}
+
+/// Brute force sessions: per key, sorted by time, merged while gaps are
+/// shorter than `gap`.
+fn reference_sessions(evs: &[Ev], gap: i64) -> Results {
+    let mut by_key: BTreeMap<u8, Vec<i64>> = BTreeMap::new();
+    for e in evs {
+        by_key.entry(e.key).or_default().push(e.ts);
+    }
+    let mut out = Results::new();
+    for (key, mut times) in by_key {
+        times.sort_unstable();
+        let mut current: Option<(i64, i64, u64)> = None;
+        for t in times {
+            current = match current {
+                Some((start, end, n)) if t < end => Some((start, end.max(t + gap), n + 1)),
+                Some((start, end, n)) => {
+                    out.insert((key, start, end), n);
+                    Some((t, t + gap, 1))
+                }
+                None => Some((t, t + gap, 1)),
+            };
+        }
+        if let Some((start, end, n)) = current {
+            out.insert((key, start, end), n);
+        }
+    }
+    out
+}
+
+/// Random events: true times increase, each event arrives up to the bound
+/// (2s) earlier than its true time, so disorder stays within the bound
+/// whichever source instance reads it.
+fn arb_events() -> impl Strategy<Value = Vec<Ev>> {
+    prop::collection::vec((0u8..4, 0i64..1_500, 0i64..=2_000, 0u32..100), 0..400).prop_map(|raw| {
+        let mut t = 1_000_000;
+        raw.into_iter()
+            .map(|(key, step, early, value)| {
+                t += step;
+                Ev {
+                    key,
+                    ts: t - early,
+                    value,
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn tumbling_windows_match_the_reference(evs in arb_events(), p in 1usize..5) {
+        let expected = reference_fixed(&evs, 10_000, 10_000, |_| 1);
+        prop_assert_eq!(run::<TumblingCounts>(&evs, 1), expected.clone());
+        prop_assert_eq!(run::<TumblingCounts>(&evs, p), expected);
+    }
+
+    #[test]
+    fn sliding_windows_match_the_reference(evs in arb_events(), p in 1usize..5) {
+        let expected = reference_fixed(&evs, 10_000, 4_000, |e| u64::from(e.value));
+        prop_assert_eq!(run::<SlidingSums>(&evs, p), expected);
+    }
+
+    #[test]
+    fn session_windows_match_the_reference(evs in arb_events(), p in 1usize..5) {
+        let expected = reference_sessions(&evs, 3_000);
+        prop_assert_eq!(run::<SessionCounts>(&evs, p), expected);
+    }
+}
+
+static EMITTED: std::sync::Mutex<Vec<std::time::Instant>> = std::sync::Mutex::new(Vec::new());
+
+pipeline! {
+    pipeline LiveCounts {
+        source evs: Ev = socket(port: 9, format: json, watermark: bounded(1s));
+        evs -> key_by(|e: &Ev| e.key)
+            -> window(tumbling(10s))
+            -> aggregate(count())
+            -> inspect(|_w: &Windowed<u8, u64>| EMITTED.lock().unwrap().push(std::time::Instant::now()))
+            -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn windows_fire_when_the_watermark_passes_while_the_input_goes_on() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(
+            b"{\"key\":1,\"ts\":1000,\"value\":0}\n{\"key\":1,\"ts\":2000,\"value\":0}\n",
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Event time 12s: the watermark (12s - 1s - 1ms) passes the end of
+        // the window [0s, 10s), which must fire now, not at the end.
+        conn.write_all(b"{\"key\":1,\"ts\":12000,\"value\":0}\n")
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        let closing = std::time::Instant::now();
+        drop(conn);
+        closing
+    });
+    let opts = RunOptions::default()
+        .with_setting(&format!("evs.port={port}"))
+        .unwrap();
+    let out = LiveCounts::run_with(opts).unwrap();
+    let closing = server.join().unwrap();
+    let got: Vec<Windowed<u8, u64>> = out.collected("out").unwrap();
+    let counts: Vec<(i64, u64)> = got.iter().map(|w| (w.start.as_millis(), w.value)).collect();
+    assert_eq!(counts, vec![(0, 2), (10_000, 1)]);
+    let emitted = EMITTED.lock().unwrap().clone();
+    assert!(
+        emitted[0] < closing,
+        "the first window fired only at the end of the input"
+    );
+    assert!(
+        emitted[1] >= closing,
+        "the last window fired before its watermark"
+    );
+}
+
+pipeline! {
+    pipeline Late {
+        source evs: Ev = generator(count: 5, rate: 10, watermark: bounded(1s),
+            record: |i: u64| Ev { key: 0, ts: [1_000, 12_000, 5_000, 20_000, 3_000][i as usize], value: 0 });
+        evs -> key_by(|e: &Ev| e.key)
+            -> window(tumbling(10s))
+            -> allowed_lateness(5s)
+            -> aggregate(count())
+            -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn allowed_lateness_refires_then_drops_and_counts() {
+    // One record per batch (rate 10/s), so a watermark follows each record:
+    // 1s; 12s -> watermark 10.999s fires [0, 10s) with 1; 5s is late but
+    // within 5s of lateness: [0, 10s) fires again with 2; 20s -> watermark
+    // 18.999s drops [0, 10s) (9.999s + 5s passed) but does not yet reach
+    // [10s, 20s)'s last instant 19.999s; 3s is then too late: counted and
+    // dropped; the end of input fires [10s, 20s) and [20s, 30s).
+    let out = Late::run_default().unwrap();
+    let got: Vec<Windowed<u8, u64>> = out.collected("out").unwrap();
+    let fired: Vec<(i64, u64)> = got.iter().map(|w| (w.start.as_millis(), w.value)).collect();
+    assert_eq!(fired, vec![(0, 1), (0, 2), (10_000, 1), (20_000, 1)]);
+    assert!(
+        out.summary()
+            .contains("window aggregate 5→4 (1 late dropped)"),
+        "{}",
+        out.summary()
+    );
+}
