@@ -3,10 +3,12 @@
 //! at several parallelisms.
 
 use pipeline::prelude::*;
+use pipeline::runtime::exec::ExecMode;
 use pipeline::runtime::window::Windowed;
 use proptest::prelude::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Event)]
 struct Ev {
@@ -55,11 +57,21 @@ pipeline! {
 type Results = BTreeMap<(u8, i64, i64), u64>;
 
 fn run<P: PipelineDef>(evs: &[Ev], parallelism: usize) -> Results {
+    run_in::<P>(evs, parallelism, ExecMode::Continuous)
+}
+
+/// Runs `P` over `evs`. In micro-batch mode the source is slowed down
+/// (4,000 records/s) so the input spans several batches.
+fn run_in<P: PipelineDef>(evs: &[Ev], parallelism: usize, mode: ExecMode) -> Results {
     EVENTS.with(|e| *e.borrow_mut() = evs.to_vec());
-    let opts = RunOptions::default()
+    let mut opts = RunOptions::default()
         .with_parallelism(parallelism)
+        .with_mode(mode)
         .with_setting(&format!("evs.count={}", evs.len()))
         .unwrap();
+    if mode != ExecMode::Continuous {
+        opts = opts.with_setting("evs.rate=4000").unwrap();
+    }
     let out = P::run_with(opts).unwrap();
     let got: Vec<Windowed<u8, u64>> = out.collected("out").unwrap();
     let mut results = Results::new();
@@ -165,6 +177,57 @@ pipeline! {
             -> inspect(|_w: &Windowed<u8, u64>| EMITTED.lock().unwrap().push(std::time::Instant::now()))
             -> sink collect(name: "out");
     }
+}
+
+fn micro_batch(ms: u64) -> ExecMode {
+    ExecMode::MicroBatch {
+        interval: Duration::from_millis(ms),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Micro-batch mode, with several batch sizes, gives exactly the final
+    /// window results of the reference (and so of continuous mode).
+    #[test]
+    fn micro_batches_give_the_same_windows(evs in arb_events(), p in 1usize..4, ms in prop::sample::select(vec![7u64, 20, 60])) {
+        prop_assert_eq!(run_in::<TumblingCounts>(&evs, p, micro_batch(ms)), reference_fixed(&evs, 10_000, 10_000, |_| 1));
+        prop_assert_eq!(run_in::<SlidingSums>(&evs, p, micro_batch(ms)), reference_fixed(&evs, 10_000, 4_000, |e| u64::from(e.value)));
+        prop_assert_eq!(run_in::<SessionCounts>(&evs, p, micro_batch(ms)), reference_sessions(&evs, 3_000));
+    }
+}
+
+pipeline! {
+    /// Runs in micro-batches unless told otherwise.
+    pipeline BatchedByDefault {
+        mode micro_batch(25ms);
+        source evs: Ev = generator(count: 200, rate: 2000, watermark: bounded(2s),
+            record: |i: u64| Ev { key: (i % 2) as u8, ts: i as i64 * 100, value: 1 });
+        evs -> key_by(|e: &Ev| e.key) -> window(tumbling(5s)) -> aggregate(count()) -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn a_pipeline_can_default_to_micro_batches_and_the_mode_can_be_overridden() {
+    let batched = BatchedByDefault::run_default().unwrap();
+    assert!(batched.batches.len() >= 3, "{}", batched.summary());
+    assert!(
+        batched.summary().contains("micro-batches, processing p50"),
+        "{}",
+        batched.summary()
+    );
+    let continuous =
+        BatchedByDefault::run_with(RunOptions::default().with_mode(ExecMode::Continuous)).unwrap();
+    assert!(continuous.batches.is_empty());
+    let sorted = |o: &RunOutcome| {
+        let mut v: Vec<Windowed<u8, u64>> = o.collected("out").unwrap();
+        v.sort();
+        v
+    };
+    let (a, b) = (sorted(&batched), sorted(&continuous));
+    assert_eq!(a.len(), 8);
+    assert_eq!(a, b);
 }
 
 #[test]

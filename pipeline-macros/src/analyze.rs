@@ -78,10 +78,11 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                 v
             }
             Statement::Let { name, .. } => vec![name],
-            Statement::Chain(_) => vec![],
+            Statement::Chain(_) | Statement::Mode { .. } => vec![],
         })
         .collect();
     let mut early: Vec<String> = Vec::new();
+    let mut mode: Option<&Ident> = None;
     let mut sink_names = Vec::new();
     let mut sink_kinds: HashMap<String, usize> = HashMap::new();
     let mut sink_spans: Vec<(String, Span)> = Vec::new();
@@ -106,6 +107,15 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                     );
                 }
                 define(&mut streams, name, &mut cx);
+            }
+            Statement::Mode { keyword, value } => {
+                if let Some(first) = mode.replace(keyword) {
+                    cx.error_spanned_by(keyword, "the mode is given twice");
+                    cx.error_spanned_by(first, "first given here");
+                }
+                if let Err(e) = mode_millis(value) {
+                    cx.push(e);
+                }
             }
             Statement::Chain(chain) => {
                 check_chain(chain, &mut streams, &all_names, &mut early, &mut cx);
@@ -387,6 +397,28 @@ fn policy_dead_letter_ok(value: &Expr) -> bool {
     func.path.is_ident("dead_letter")
         && call.args.len() == 1
         && matches!(call.args.first(), Some(Expr::Path(p)) if p.path.get_ident().is_some())
+}
+
+/// A mode: `continuous` (`None`) or `micro_batch(INTERVAL)` (`Some(ms)`).
+pub(crate) fn mode_millis(value: &Expr) -> syn::Result<Option<u64>> {
+    let usage = "the mode is `continuous` or `micro_batch(1s)` (with the batch interval)";
+    match value {
+        Expr::Path(p) if p.path.is_ident("continuous") => Ok(None),
+        Expr::Call(call) if matches!(&*call.func, Expr::Path(p) if p.path.is_ident("micro_batch")) =>
+        {
+            let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+                return Err(syn::Error::new(call.span(), usage));
+            };
+            match duration_millis(arg)? {
+                0 => Err(syn::Error::new(
+                    arg.span(),
+                    "a batch interval must be at least 1ms",
+                )),
+                ms => Ok(Some(ms)),
+            }
+        }
+        _ => Err(syn::Error::new(value.span(), usage)),
+    }
 }
 
 /// A watermark strategy: `monotonic` (`None`) or `bounded(DURATION)`

@@ -2,7 +2,7 @@
 //! `PipelineDef`, whose `build` calls the typed stream builders stage by
 //! stage, each call spanned at the user's tokens.
 
-use crate::analyze::{Analysis, duration_millis, format_name, watermark_millis};
+use crate::analyze::{Analysis, duration_millis, format_name, mode_millis, watermark_millis};
 use crate::connectors::{self, OptKind, Role, format_value, setting};
 use crate::ops::{self, StageCx};
 use crate::parse::{Chain, Connector, PipelineDef, Statement};
@@ -78,6 +78,7 @@ pub(crate) fn expand(def: &PipelineDef, analysis: &Analysis) -> TokenStream {
                     #fan
                 });
             }
+            Statement::Mode { .. } => {}
             Statement::Chain(chain) => {
                 let stages = chain_body(chain, &mut vars);
                 let (Some(sink), Some(sink_name)) = (&chain.sink, sink_names.next()) else {
@@ -95,6 +96,14 @@ pub(crate) fn expand(def: &PipelineDef, analysis: &Analysis) -> TokenStream {
     let attrs = &def.attrs;
     let name_text = name.to_string();
     let about = about(def);
+    let mode = def.statements.iter().find_map(|s| match s {
+        Statement::Mode { value, .. } => Some(match mode_millis(value).ok().flatten() {
+            Some(ms) => quote!(#rt::exec::ExecMode::MicroBatch { interval: ::core::time::Duration::from_millis(#ms) }),
+            None => quote!(#rt::exec::ExecMode::Continuous),
+        }),
+        _ => None,
+    });
+    let mode = mode.map(|m| quote!(const MODE: #rt::exec::ExecMode = #m;));
     quote! {
         #(#attrs)*
         #[derive(Debug, Clone, Copy, Default)]
@@ -103,6 +112,7 @@ pub(crate) fn expand(def: &PipelineDef, analysis: &Analysis) -> TokenStream {
         impl #rt::exec::PipelineDef for #name {
             const NAME: &'static str = #name_text;
             const ABOUT: &'static str = #about;
+            #mode
             const CONNECTORS: &'static [(&'static str, &'static str, &'static str)] = &[#(#connectors_help),*];
 
             #[allow(unused_variables, clippy::redundant_closure_call)]

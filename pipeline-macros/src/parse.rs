@@ -19,6 +19,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(pipeline);
     syn::custom_keyword!(source);
     syn::custom_keyword!(sink);
+    syn::custom_keyword!(mode);
 }
 
 /// The whole `pipeline! { .. }` input.
@@ -41,6 +42,9 @@ pub(crate) enum Statement {
     Let { name: Ident, chain: Chain },
     /// `CHAIN;`
     Chain(Chain),
+    /// `mode continuous;` or `mode micro_batch(DURATION);`: how the
+    /// pipeline runs unless the command line says otherwise.
+    Mode { keyword: Ident, value: Expr },
 }
 
 /// `STREAM -> stage(..) -> .. [-> sink connector(..)]`
@@ -113,6 +117,12 @@ impl Parse for Statement {
                 name,
                 ty,
                 connector,
+            }
+        } else if input.peek(kw::mode) && !input.peek2(Token![->]) {
+            let keyword: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            Statement::Mode {
+                keyword,
+                value: input.parse()?,
             }
         } else if input.peek(Token![let]) {
             input.parse::<Token![let]>()?;

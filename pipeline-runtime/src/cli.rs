@@ -6,7 +6,7 @@
 
 use crate::PipelineError;
 use crate::config::Settings;
-use crate::exec::{GraphFormat, PipelineDef, RunOptions};
+use crate::exec::{ExecMode, GraphFormat, PipelineDef, RunOptions};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +43,32 @@ pub struct CommonArgs {
     /// optional top-level `parallelism`. `--set` wins over the file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// `continuous` (records flow as they arrive) or `micro-batch` (input is
+    /// cut into batches of `--batch-interval`); default: the pipeline's.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Length of a micro-batch, e.g. `500ms` or `2s` (implies
+    /// `--mode micro-batch` when the mode is not given).
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub batch_interval: Option<std::time::Duration>,
+}
+
+/// The `--mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Record at a time.
+    Continuous,
+    /// Batches of `--batch-interval`.
+    MicroBatch,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let d =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. `500ms` or `2s`)"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
 }
 
 /// Options of `run`.
@@ -74,7 +100,7 @@ impl CommonArgs {
     ///
     /// ```
     /// use pipeline_runtime::cli::CommonArgs;
-    /// let args = CommonArgs { parallelism: Some(2), set: vec!["lines.port=1".into()], config: None };
+    /// let args = CommonArgs { parallelism: Some(2), set: vec!["lines.port=1".into()], config: None, mode: None, batch_interval: None };
     /// let opts = args.options().unwrap();
     /// assert_eq!(opts.parallelism, Some(2));
     /// ```
@@ -86,9 +112,27 @@ impl CommonArgs {
         if let Some(path) = &self.config {
             settings.load_file(path)?;
         }
+        let default_interval = std::time::Duration::from_secs(1);
+        let mode = match (self.mode, self.batch_interval) {
+            (Some(ModeArg::Continuous), Some(_)) => {
+                return Err(crate::ConfigError::Invalid {
+                    name: "--batch-interval".into(),
+                    message: "only applies to `--mode micro-batch`".into(),
+                }
+                .into());
+            }
+            (Some(ModeArg::Continuous), None) => Some(ExecMode::Continuous),
+            (Some(ModeArg::MicroBatch), interval) | (None, interval @ Some(_)) => {
+                Some(ExecMode::MicroBatch {
+                    interval: interval.unwrap_or(default_interval),
+                })
+            }
+            (None, None) => None,
+        };
         Ok(RunOptions {
             parallelism: self.parallelism.map(|p| p as usize),
             settings,
+            mode,
         })
     }
 }

@@ -109,8 +109,8 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         let batch = match self.rate {
-            // About ten batches a second keeps a slow stream smooth.
-            Some(rate) => ((rate / 10.0) as usize).clamp(1, BATCH),
+            // About a hundred batches a second keeps a slow stream smooth.
+            Some(rate) => ((rate / 100.0) as usize).clamp(1, BATCH),
             None => BATCH,
         };
         // Records left: indices next, next + step, .. below end.

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct Metrics {
     nodes: Vec<NodeCounters>,
+    /// Processing time of each micro-batch (per source instance).
+    batches: std::sync::Mutex<Vec<std::time::Duration>>,
 }
 
 /// Records into and out of one graph node, over all its instances.
@@ -27,6 +29,7 @@ impl Metrics {
     pub(crate) fn new(nodes: usize) -> Self {
         Metrics {
             nodes: (0..nodes).map(|_| NodeCounters::default()).collect(),
+            batches: std::sync::Mutex::default(),
         }
     }
 
@@ -46,6 +49,17 @@ impl Metrics {
         if let Some(c) = self.nodes.get(node) {
             c.records_out.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn record_batch(&self, took: std::time::Duration) {
+        if let Ok(mut b) = self.batches.lock() {
+            b.push(took);
+        }
+    }
+
+    /// Processing times of the micro-batches run so far.
+    pub fn batch_times(&self) -> Vec<std::time::Duration> {
+        self.batches.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
     pub(crate) fn add_skipped(&self, node: usize, n: u64) {

@@ -9,6 +9,7 @@
 pub mod channel;
 pub(crate) mod graph;
 pub mod metrics;
+mod micro_batch;
 pub mod origin;
 mod plan;
 mod run;
@@ -17,6 +18,7 @@ mod stream;
 
 pub use crate::operator::MeterSet;
 pub use graph::{EdgeKind, Graph, GraphFormat, Node, NodeKind};
+pub use micro_batch::{ExecMode, MAX_BATCH_RECORDS};
 pub use origin::{Fill, Origin, RunEnv};
 pub use plan::{DeadLetterStream, PipelineBuilder, Plan, SourceStream};
 pub use run::{NodeStats, PipelineDef, RunOptions, RunOutcome};

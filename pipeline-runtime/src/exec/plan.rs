@@ -26,6 +26,7 @@ pub type DeadLetterStream = Stream<DeadLetter, SourceSeg<DeadLetter>>;
 pub struct Plan {
     pub(crate) graph: Graph,
     pub(crate) parallelism: usize,
+    pub(crate) mode: super::ExecMode,
     pub(crate) settings: Settings,
     pub(crate) names: Vec<(String, NodeKind, &'static str)>,
     pub(crate) tasks: Vec<(String, TaskFactory)>,
@@ -138,6 +139,7 @@ impl PipelineBuilder {
                     ..Graph::default()
                 },
                 parallelism,
+                mode: options.mode.unwrap_or_default(),
                 settings: options.settings,
                 names: Vec::new(),
                 tasks: Vec::new(),
@@ -232,7 +234,20 @@ impl PipelineBuilder {
             dead_node: node + 1,
         };
         drop(dead_tx);
-        let origins = connector.instances(settings, &mut ctx)?;
+        let mut origins = connector.instances(settings, &mut ctx)?;
+        if let super::ExecMode::MicroBatch { interval } = plan.mode {
+            origins = origins
+                .into_iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    Box::new(super::micro_batch::MicroBatchOrigin::new(
+                        o,
+                        interval,
+                        format!("{name}#{i}"),
+                    )) as Box<dyn Origin<T>>
+                })
+                .collect();
+        }
         let instances = origins.len();
         if instances == 0 {
             return Err(PipelineError::from(ErrorKind::Source {

@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub parallelism: Option<usize>,
     /// Overrides of connector settings.
     pub settings: Settings,
+    /// Continuous or micro-batch; `None` means the pipeline's default.
+    pub mode: Option<super::ExecMode>,
 }
 
 impl RunOptions {
@@ -35,6 +37,12 @@ impl RunOptions {
     /// ```
     pub fn with_parallelism(mut self, parallelism: usize) -> Self {
         self.parallelism = Some(parallelism);
+        self
+    }
+
+    /// Options with the execution mode set.
+    pub fn with_mode(mut self, mode: super::ExecMode) -> Self {
+        self.mode = Some(mode);
         self
     }
 
@@ -69,6 +77,8 @@ pub struct RunOutcome {
     pub stats: Vec<NodeStats>,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// Processing time of each micro-batch (empty in continuous mode).
+    pub batches: Vec<Duration>,
     collectors: Collectors,
 }
 
@@ -114,12 +124,28 @@ impl RunOutcome {
                 part
             })
             .collect();
-        format!(
+        let mut line = format!(
             "{} finished in {:.3}s: {}",
             self.graph.name,
             self.elapsed.as_secs_f64(),
             parts.join(" | ")
-        )
+        );
+        if !self.batches.is_empty() {
+            let mut times = self.batches.clone();
+            times.sort_unstable();
+            // Nearest rank; `times` is not empty here.
+            let at = |q: f64| {
+                let rank = ((times.len() - 1) as f64 * q).round() as usize;
+                times.get(rank).copied().unwrap_or_default()
+            };
+            line.push_str(&format!(
+                " | {} micro-batches, processing p50 {:?} p99 {:?}",
+                times.len(),
+                at(0.5),
+                at(0.99)
+            ));
+        }
+        line
     }
 }
 
@@ -216,6 +242,7 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
     Ok(RunOutcome {
         graph,
         stats,
+        batches: metrics.batch_times(),
         elapsed: started.elapsed(),
         collectors: plan.collectors,
     })
@@ -260,6 +287,8 @@ pub trait PipelineDef {
     const NAME: &'static str;
     /// Its doc comment, shown by `--help`.
     const ABOUT: &'static str = "";
+    /// How it runs unless the command line says otherwise.
+    const MODE: super::ExecMode = super::ExecMode::Continuous;
     /// Its sources and sinks as `(role, name, description)`, for `--help`.
     const CONNECTORS: &'static [(&'static str, &'static str, &'static str)] = &[];
 
@@ -267,7 +296,8 @@ pub trait PipelineDef {
     fn build(b: &PipelineBuilder) -> Result<()>;
 
     /// Builds and runs the pipeline with `options`.
-    fn run_with(options: RunOptions) -> Result<RunOutcome> {
+    fn run_with(mut options: RunOptions) -> Result<RunOutcome> {
+        options.mode = options.mode.or(Some(Self::MODE));
         let b = PipelineBuilder::new(Self::NAME, options);
         Self::build(&b)?;
         b.run()
@@ -279,7 +309,8 @@ pub trait PipelineDef {
     }
 
     /// Builds the pipeline without running it, for its graph.
-    fn describe(options: RunOptions) -> Result<Graph> {
+    fn describe(mut options: RunOptions) -> Result<Graph> {
+        options.mode = options.mode.or(Some(Self::MODE));
         let b = PipelineBuilder::new(Self::NAME, options);
         Self::build(&b)?;
         b.plan.borrow().check_settings()?;

@@ -507,10 +507,12 @@ impl<K, V, G, W> std::fmt::Debug for WindowedStream<K, V, G, W> {
     }
 }
 
+// `V: Event` is checked once, at `window`; repeating it here would add a
+// second error for the same mistake.
 impl<K, V, G, W> WindowedStream<K, V, G, W>
 where
     K: Hash + Eq + Clone + Send + 'static,
-    V: Event + Send + 'static,
+    V: Send + 'static,
     W: WindowAssigner,
 {
     /// `allowed_lateness(5s)`: keeps windows open that long after they fire,
