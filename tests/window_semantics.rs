@@ -179,6 +179,40 @@ pipeline! {
     }
 }
 
+pipeline! {
+    pipeline AllKeys {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> window_all(tumbling(10s)) -> aggregate(count(), sum(value), max(value)) -> sink collect(name: "out");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// `window_all` windows every record together, whatever the key, and
+    /// several aggregates come out as one tuple.
+    #[test]
+    fn window_all_with_several_aggregates(evs in arb_events(), p in 1usize..4) {
+        EVENTS.with(|e| *e.borrow_mut() = evs.clone());
+        let opts = RunOptions::default()
+            .with_parallelism(p)
+            .with_setting(&format!("evs.count={}", evs.len()))
+            .unwrap();
+        let out = AllKeys::run_with(opts).unwrap();
+        let mut got: Vec<Windowed<(), (u64, u64, u32)>> = out.collected("out").unwrap();
+        got.sort();
+        let mut expected: BTreeMap<i64, (u64, u64, u32)> = BTreeMap::new();
+        for e in &evs {
+            let w = expected.entry(e.ts - e.ts.rem_euclid(10_000)).or_insert((0, 0, u32::MIN));
+            w.0 += 1;
+            w.1 += u64::from(e.value);
+            w.2 = w.2.max(e.value);
+        }
+        let got: Vec<(i64, (u64, u64, u32))> = got.into_iter().map(|w| (w.start.as_millis(), w.value)).collect();
+        prop_assert_eq!(got, expected.into_iter().collect::<Vec<_>>());
+    }
+}
+
 fn micro_batch(ms: u64) -> ExecMode {
     ExecMode::MicroBatch {
         interval: Duration::from_millis(ms),

@@ -31,15 +31,28 @@ fn builtin(expr: &Expr) -> Option<(&Ident, &ExprCall)> {
 }
 
 fn check(stage: &StageCall, cx: &mut Ctxt) {
-    if !expect_args(
-        stage,
-        1,
-        "`count()`, `sum(..)`, `min(..)`, `max(..)`, `avg(..)` or an `Aggregate`",
-        cx,
-    ) {
+    if stage.args.is_empty() {
+        expect_args(
+            stage,
+            1,
+            "`count()`, `sum(..)`, `min(..)`, `max(..)`, `avg(..)` or an `Aggregate`",
+            cx,
+        );
         return;
     }
-    if let Some((name, call)) = stage.args.first().and_then(builtin) {
+    if stage.args.len() > 5 {
+        cx.error(
+            stage.args_span(),
+            "`aggregate` takes at most 5 aggregates at once",
+        );
+    }
+    for arg in &stage.args {
+        check_one(arg, cx);
+    }
+}
+
+fn check_one(arg: &Expr, cx: &mut Ctxt) {
+    if let Some((name, call)) = builtin(arg) {
         match (name.to_string().as_str(), call.args.len()) {
             ("count", 0) => {}
             ("count", _) => cx.error(call.args.span(), "`count()` takes no argument"),
@@ -56,11 +69,18 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
 
 fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
     let method = &stage.name;
-    // Analysis checked there is exactly one argument.
-    let Some(arg) = stage.args.first() else {
-        return TokenStream::new();
+    let parts: Vec<TokenStream> = stage.args.iter().map(aggregate_expr).collect();
+    // One builder `__agg` for all; several aggregates give a tuple.
+    let build = match parts.as_slice() {
+        [one] => quote!(|__agg| #one),
+        several => quote!(|__agg| (#(#several,)*)),
     };
-    let build = match builtin(arg) {
+    quote_spanned! {method.span()=> let __s = __s.#method(#build);}
+}
+
+/// The expression making one aggregate, using the builder `__agg`.
+fn aggregate_expr(arg: &Expr) -> TokenStream {
+    match builtin(arg) {
         Some((name, call)) => {
             let field = call.args.first().map(|f| match f {
                 Expr::Path(p) if p.path.get_ident().is_some() && p.qself.is_none() => {
@@ -69,9 +89,8 @@ fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
                 }
                 other => quote!(#other),
             });
-            quote_spanned! {name.span()=> |__agg| __agg.#name(#field)}
+            quote_spanned! {name.span()=> __agg.#name(#field)}
         }
-        None => quote_spanned! {arg.span()=> |_| #arg},
-    };
-    quote_spanned! {method.span()=> let __s = __s.#method(#build);}
+        None => quote_spanned! {arg.span()=> { let _ = __agg; #arg }},
+    }
 }

@@ -43,6 +43,7 @@ pub(crate) const STAGES: &[StageSpec] = &[
     aggregate::SPEC,
     union::SPEC,
     window::WINDOW,
+    window::WINDOW_ALL,
     window::ALLOWED_LATENESS,
 ];
 

@@ -19,6 +19,15 @@ pub(crate) const WINDOW: StageSpec = StageSpec {
     inputs: no_inputs,
 };
 
+/// `window_all(..)`: one window over all records (no key), so every
+/// record meets in one instance, as Flink's `windowAll`.
+pub(crate) const WINDOW_ALL: StageSpec = StageSpec {
+    name: "window_all",
+    check,
+    expand: expand_all,
+    inputs: no_inputs,
+};
+
 pub(crate) const ALLOWED_LATENESS: StageSpec = StageSpec {
     name: "allowed_lateness",
     check: check_lateness,
@@ -156,9 +165,20 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
     }
 }
 
-fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
+fn expand_all(stage: &StageCall, cx: &StageCx) -> TokenStream {
+    let span = stage.name.span();
+    let window = Ident::new("window", span);
+    let key_by = Ident::new("key_by", span);
+    let body = expand_with(stage, &window, cx);
+    quote_spanned! {span=> let __s = __s.#key_by(|_| ()); #body}
+}
+
+fn expand(stage: &StageCall, cx: &StageCx) -> TokenStream {
+    expand_with(stage, &stage.name, cx)
+}
+
+fn expand_with(stage: &StageCall, method: &Ident, _cx: &StageCx) -> TokenStream {
     let rt = runtime();
-    let method = &stage.name;
     let mut ignored = Ctxt::default();
     let Some(spec) = stage.args.first().and_then(|a| parse(a, &mut ignored)) else {
         return TokenStream::new();

@@ -382,14 +382,39 @@ mod tests {
             let mut o = ChannelOrigin::new(rx, 1);
             o.open(&env).unwrap();
             let mut buf = Vec::new();
-            while let Fill::More = o.fill(&mut buf).unwrap() {
-                for (k, _) in buf.drain(..) {
-                    total += 1;
-                    let _ = k;
+            loop {
+                let fill = o.fill(&mut buf).unwrap();
+                total += buf.drain(..).count();
+                if fill == Fill::End {
+                    break;
                 }
             }
         }
         assert_eq!(total, 100);
+    }
+
+    #[test]
+    fn the_watermark_is_the_minimum_over_senders_and_ended_ones_stop_counting() {
+        let (tx, rx) = channel::<(u64, u64)>();
+        let mut a = HashSender::new(vec![tx.clone()], 0);
+        let mut b = HashSender::new(vec![tx], 1);
+        let mut o = ChannelOrigin::new(rx, 2);
+        let mut buf = Vec::new();
+        let ts = Timestamp::from_millis;
+        a.watermark(ts(10)).unwrap();
+        // Sender 1 has not said anything yet: nothing advances.
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        b.watermark(ts(5)).unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(5)));
+        b.push((1, 1)).unwrap();
+        b.watermark(ts(20)).unwrap();
+        // The record arrives before the watermark it precedes.
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(10)));
+        assert_eq!(buf.drain(..).collect::<Vec<_>>(), vec![(1, 1)]);
+        a.finish().unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(20)));
+        b.finish().unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::End);
     }
 
     #[test]

@@ -260,6 +260,14 @@ impl<T, V: Numeric, F: Fn(&T) -> V + Clone + Send + 'static> Aggregate<T> for Av
 #[derive(Debug)]
 pub struct Aggs<T>(std::marker::PhantomData<fn(&T)>);
 
+impl<T> Clone for Aggs<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Aggs<T> {}
+
 impl<T> Aggs<T> {
     /// The builder for records of type `T`.
     pub fn new() -> Self {
@@ -297,6 +305,34 @@ impl<T> Default for Aggs<T> {
         Self::new()
     }
 }
+
+/// Several aggregates at once: `aggregate(count(), sum(price))` gives a
+/// tuple of their results.
+macro_rules! tuple_aggregate {
+    ($($name:ident $idx:tt),+) => {
+        impl<T, $($name: Aggregate<T>),+> Aggregate<T> for ($($name,)+) {
+            type Acc = ($($name::Acc,)+);
+            type Out = ($($name::Out,)+);
+            fn create(&self) -> Self::Acc {
+                ($(self.$idx.create(),)+)
+            }
+            #[inline]
+            fn add(&self, acc: &mut Self::Acc, item: &T) {
+                $(self.$idx.add(&mut acc.$idx, item);)+
+            }
+            fn merge(&self, acc: &mut Self::Acc, other: Self::Acc) {
+                $(self.$idx.merge(&mut acc.$idx, other.$idx);)+
+            }
+            fn result(&self, acc: &Self::Acc) -> Self::Out {
+                ($(self.$idx.result(&acc.$idx),)+)
+            }
+        }
+    };
+}
+tuple_aggregate!(A 0, B 1);
+tuple_aggregate!(A 0, B 1, C 2);
+tuple_aggregate!(A 0, B 1, C 2, D 3);
+tuple_aggregate!(A 0, B 1, C 2, D 3, E 4);
 
 /// The linked `aggregate` stage: keeps an accumulator per key and emits
 /// `(key, result)` after every record (a running aggregate, as Flink's keyed
@@ -386,6 +422,15 @@ mod tests {
         assert_eq!(fold(&Min(|x: &u32| *x), &xs), 1);
         assert_eq!(fold(&Max(|x: &u32| *x), &xs), 7);
         assert!((fold(&Avg(|x: &u32| *x), &xs) - 3.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tuples_aggregate_side_by_side() {
+        let xs = [4, 1, 7];
+        let agg = (Count, Max(|x: &u32| *x), Avg(|x: &u32| *x));
+        let (n, max, avg) = fold(&agg, &xs);
+        assert_eq!((n, max), (3, 7));
+        assert!((avg - 4.0).abs() < 1e-12);
     }
 
     #[test]
