@@ -88,6 +88,7 @@ pub use pipeline_runtime::{PipelineError, Result, Timestamp};
 pub mod prelude {
     pub use crate::{Event, pipeline};
     pub use pipeline_runtime::exec::{PipelineDef, RunOptions, RunOutcome};
+    pub use pipeline_runtime::window::{Window, Windowed};
     pub use pipeline_runtime::{Event, Timestamp, ToTimestamp};
     pub use serde::{Deserialize, Serialize};
 }

@@ -232,3 +232,45 @@ fn stdin_is_read_to_its_end() {
         text(&out.stderr)
     );
 }
+
+/// Sorted stdout lines of an example run.
+fn sorted_output(name: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(example(name))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PIPELINE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn window_examples_give_the_same_results_in_both_modes() {
+    for name in ["sessions", "hot_pages"] {
+        let continuous = sorted_output(name, &["run"]);
+        let batched = sorted_output(
+            name,
+            &[
+                "run",
+                "--mode",
+                "micro-batch",
+                "--batch-interval",
+                "1ms",
+                "--parallelism",
+                "2",
+            ],
+        );
+        assert!(!continuous.is_empty(), "{name} printed nothing");
+        assert_eq!(continuous, batched, "{name}");
+    }
+    // 137 sessions of 25 users in the shipped log; one hot page per 20 s.
+    assert_eq!(sorted_output("sessions", &["run"]).len(), 137);
+    assert!(
+        sorted_output("hot_pages", &["run"])
+            .iter()
+            .all(|l| l.starts_with('['))
+    );
+}

@@ -4,7 +4,6 @@
 
 use pipeline::prelude::*;
 use pipeline::runtime::exec::ExecMode;
-use pipeline::runtime::window::Windowed;
 use proptest::prelude::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -210,6 +209,67 @@ proptest! {
         }
         let got: Vec<(i64, (u64, u64, u32))> = got.into_iter().map(|w| (w.start.as_millis(), w.value)).collect();
         prop_assert_eq!(got, expected.into_iter().collect::<Vec<_>>());
+    }
+}
+
+pipeline! {
+    pipeline Processed {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> key_by(|e: &Ev| e.key)
+            -> window(tumbling(10s))
+            -> process(|key: &u8, window: &Window, evs: &[Ev]| {
+                assert!(evs.iter().all(|e| e.key == *key && e.ts >= window.start.as_millis() && e.ts < window.end.as_millis()));
+                evs.len() as u64
+            })
+            -> sink collect(name: "out");
+    }
+}
+
+pipeline! {
+    pipeline Highest {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> window_all(tumbling(10s)) -> aggregate(top(2, value)) -> sink collect(name: "out");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// `process` sees exactly the records of its key and window.
+    #[test]
+    fn process_sees_every_record_of_its_window(evs in arb_events(), p in 1usize..4) {
+        prop_assert_eq!(run::<Processed>(&evs, p), reference_fixed(&evs, 10_000, 10_000, |_| 1));
+    }
+
+    /// `top(2, value)` keeps the two largest values of each window.
+    #[test]
+    fn top_keeps_the_largest_per_window(evs in arb_events(), p in 1usize..4) {
+        EVENTS.with(|e| *e.borrow_mut() = evs.clone());
+        let opts = RunOptions::default()
+            .with_parallelism(p)
+            .with_setting(&format!("evs.count={}", evs.len()))
+            .unwrap();
+        let out = Highest::run_with(opts).unwrap();
+        let mut got: Vec<(i64, Vec<u32>)> = out
+            .collected::<Windowed<(), Vec<Ev>>>("out")
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.start.as_millis(), w.value.iter().map(|e| e.value).collect()))
+            .collect();
+        got.sort();
+        let mut expected: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        for e in &evs {
+            expected.entry(e.ts - e.ts.rem_euclid(10_000)).or_default().push(e.value);
+        }
+        let expected: Vec<(i64, Vec<u32>)> = expected
+            .into_iter()
+            .map(|(start, mut values)| {
+                values.sort_unstable_by(|a, b| b.cmp(a));
+                values.truncate(2);
+                (start, values)
+            })
+            .collect();
+        prop_assert_eq!(got, expected);
     }
 }
 

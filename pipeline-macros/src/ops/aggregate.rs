@@ -18,7 +18,7 @@ pub(crate) const SPEC: StageSpec = StageSpec {
     inputs: no_inputs,
 };
 
-const BUILTIN: &[&str] = &["count", "sum", "min", "max", "avg"];
+const BUILTIN: &[&str] = &["count", "sum", "min", "max", "avg", "top"];
 
 /// A call of a built-in aggregate: its name and arguments.
 fn builtin(expr: &Expr) -> Option<(&Ident, &ExprCall)> {
@@ -54,8 +54,12 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
 fn check_one(arg: &Expr, cx: &mut Ctxt) {
     if let Some((name, call)) = builtin(arg) {
         match (name.to_string().as_str(), call.args.len()) {
-            ("count", 0) => {}
+            ("count", 0) | ("top", 2) => {}
             ("count", _) => cx.error(call.args.span(), "`count()` takes no argument"),
+            ("top", _) => cx.error(
+                call.span(),
+                "`top` takes how many records to keep and what to rank them by, as in `top(3, price)` or `top(3, |r| r.price)`",
+            ),
             (_, 1) => {}
             (other, _) => cx.error(
                 call.span(),
@@ -82,14 +86,24 @@ fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {
 fn aggregate_expr(arg: &Expr) -> TokenStream {
     match builtin(arg) {
         Some((name, call)) => {
-            let field = call.args.first().map(|f| match f {
-                Expr::Path(p) if p.path.get_ident().is_some() && p.qself.is_none() => {
-                    let ident = p.path.get_ident().map(|i| quote!(#i));
-                    quote_spanned! {f.span()=> |__r| __r.#ident}
-                }
-                other => quote!(#other),
-            });
-            quote_spanned! {name.span()=> __agg.#name(#field)}
+            // `top(n, f)` ranks by its last argument; the others take one.
+            let count = (name == "top").then(|| call.args.first()).flatten();
+            let field = call
+                .args
+                .last()
+                .filter(|_| name != "count")
+                .map(|f| match f {
+                    Expr::Path(p) if p.path.get_ident().is_some() && p.qself.is_none() => {
+                        let ident = p.path.get_ident().map(|i| quote!(#i));
+                        quote_spanned! {f.span()=> |__r| __r.#ident}
+                    }
+                    other => quote!(#other),
+                });
+            let args = match count {
+                Some(n) => quote!(#n, #field),
+                None => quote!(#field),
+            };
+            quote_spanned! {name.span()=> __agg.#name(#args)}
         }
         None => quote_spanned! {arg.span()=> { let _ = __agg; #arg }},
     }

@@ -40,6 +40,7 @@ pub(crate) const STAGES: &[StageSpec] = &[
     closure::spec("inspect"),
     closure::spec("key_by"),
     closure::spec("reduce"),
+    closure::spec("process"),
     aggregate::SPEC,
     union::SPEC,
     window::WINDOW,

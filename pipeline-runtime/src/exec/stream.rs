@@ -19,7 +19,8 @@ use crate::operator::{
     ReduceStage,
 };
 use crate::window::{
-    WatermarkStage, WatermarkStrategy, WindowAggregateStage, WindowAssigner, Windowed,
+    Incremental, ProcessAll, WatermarkStage, WatermarkStrategy, Window, WindowAggregateStage,
+    WindowAssigner, Windowed,
 };
 use crate::{ErrorKind, Event, Result};
 use std::cell::RefCell;
@@ -528,13 +529,38 @@ where
     pub fn aggregate<A, B>(
         self,
         build: B,
-    ) -> Stream<Windowed<K, A::Out>, Chained<G, (K, V), WindowAggregateStage<A, W>>>
+    ) -> Stream<Windowed<K, A::Out>, Chained<G, (K, V), WindowAggregateStage<Incremental<A>, W>>>
     where
         B: FnOnce(Aggs<V>) -> A,
         A: Aggregate<V>,
         A::Out: Send + 'static,
     {
-        let agg = build(Aggs::new());
+        let agg = Incremental(build(Aggs::new()));
+        self.then(agg)
+    }
+
+    /// `process(|key, window, records| ..)`: calls the function with all of
+    /// a window's records when it fires; emits its result as a [`Windowed`].
+    #[allow(clippy::type_complexity)]
+    pub fn process<O, F>(
+        self,
+        f: F,
+    ) -> Stream<Windowed<K, O>, Chained<G, (K, V), WindowAggregateStage<ProcessAll<F>, W>>>
+    where
+        F: Fn(&K, &Window, &[V]) -> O + Clone + Send + 'static,
+        V: Clone,
+        O: Send + 'static,
+    {
+        self.then(ProcessAll(f))
+    }
+
+    fn then<A, O>(
+        self,
+        agg: A,
+    ) -> Stream<Windowed<K, O>, Chained<G, (K, V), WindowAggregateStage<A, W>>>
+    where
+        O: Send + 'static,
+    {
         let (assigner, lateness) = (self.assigner, self.lateness);
         self.inner
             .inner

@@ -294,6 +294,14 @@ impl<T> Aggs<T> {
         Max(f)
     }
 
+    /// `top(n, |r| r.field)`: the `n` records with the largest field.
+    pub fn top<V: Ord, F: Fn(&T) -> V + Clone + Send + 'static>(self, n: usize, by: F) -> Top<F>
+    where
+        T: Clone + Send + 'static,
+    {
+        Top { n, by }
+    }
+
     /// `avg(|r| r.field)`.
     pub fn avg<V: Numeric, F: Fn(&T) -> V + Clone + Send + 'static>(self, f: F) -> Avg<F> {
         Avg(f)
@@ -303,6 +311,46 @@ impl<T> Aggs<T> {
 impl<T> Default for Aggs<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// `top(n, |r| r.field)`: the `n` records with the largest field, largest
+/// first. Ties keep the earlier record first; records from parallel inputs
+/// arrive in varying order, so rank by something unique (`|r| (r.count,
+/// r.id)`) where the result must not depend on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Top<F> {
+    n: usize,
+    by: F,
+}
+
+impl<T, V, F> Aggregate<T> for Top<F>
+where
+    T: Clone + Send + 'static,
+    V: Ord,
+    F: Fn(&T) -> V + Clone + Send + 'static,
+{
+    type Acc = Vec<T>;
+    type Out = Vec<T>;
+    fn create(&self) -> Vec<T> {
+        Vec::with_capacity(self.n.min(64))
+    }
+    fn add(&self, acc: &mut Vec<T>, item: &T) {
+        let key = (self.by)(item);
+        // First position whose value is smaller: ties stay in arrival order.
+        let at = acc.partition_point(|r| (self.by)(r) >= key);
+        if at < self.n {
+            acc.insert(at, item.clone());
+            acc.truncate(self.n);
+        }
+    }
+    fn merge(&self, acc: &mut Vec<T>, other: Vec<T>) {
+        for item in &other {
+            self.add(acc, item);
+        }
+    }
+    fn result(&self, acc: &Vec<T>) -> Vec<T> {
+        acc.clone()
     }
 }
 
@@ -422,6 +470,20 @@ mod tests {
         assert_eq!(fold(&Min(|x: &u32| *x), &xs), 1);
         assert_eq!(fold(&Max(|x: &u32| *x), &xs), 7);
         assert!((fold(&Avg(|x: &u32| *x), &xs) - 3.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn top_keeps_the_largest_in_order() {
+        let top = Aggs::<(char, u32)>::new().top(2, |r| r.1);
+        let mut acc = top.create();
+        for r in [('a', 3), ('b', 9), ('c', 3), ('d', 5)] {
+            top.add(&mut acc, &r);
+        }
+        assert_eq!(top.result(&acc), vec![('b', 9), ('d', 5)]);
+        let mut other = top.create();
+        top.add(&mut other, &('e', 7));
+        top.merge(&mut acc, other);
+        assert_eq!(top.result(&acc), vec![('b', 9), ('e', 7)]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod map;
 mod reduce;
 
 pub use aggregate::{
-    Aggregate, AggregateOp, AggregateStage, Aggs, Avg, Count, Max, Min, Numeric, Sum,
+    Aggregate, AggregateOp, AggregateStage, Aggs, Avg, Count, Max, Min, Numeric, Sum, Top,
 };
 pub use filter::{Filter, FilterStage};
 pub use filter_map::{FilterMap, FilterMapStage};

@@ -32,6 +32,81 @@ pub struct Windowed<K, V> {
     pub value: V,
 }
 
+impl<K, V> crate::Event for Windowed<K, V> {
+    /// A window's result happens at the window's last instant (as in Flink),
+    /// so results can be windowed again downstream.
+    fn event_time(&self) -> Timestamp {
+        Timestamp::from_millis(self.end.as_millis().saturating_sub(1))
+    }
+}
+
+/// What a window computes from its records: an incremental [`Aggregate`]
+/// (through [`Incremental`]), or a function of all of them
+/// ([`ProcessAll`]).
+pub trait WindowFunction<K, T>: Clone + Send + 'static {
+    /// State per key and window.
+    type Acc: Send;
+    /// What a window emits.
+    type Out;
+    /// A fresh state.
+    fn create(&self) -> Self::Acc;
+    /// Adds one record.
+    fn add(&self, acc: &mut Self::Acc, item: &T);
+    /// Merges two states (sessions).
+    fn merge(&self, acc: &mut Self::Acc, other: Self::Acc);
+    /// The window's result.
+    fn result(&self, key: &K, window: &Window, acc: &Self::Acc) -> Self::Out;
+}
+
+/// An [`Aggregate`] as a window function.
+#[derive(Debug, Clone, Copy)]
+pub struct Incremental<A>(pub A);
+
+impl<K, T, A: Aggregate<T>> WindowFunction<K, T> for Incremental<A> {
+    type Acc = A::Acc;
+    type Out = A::Out;
+    fn create(&self) -> A::Acc {
+        self.0.create()
+    }
+    #[inline]
+    fn add(&self, acc: &mut A::Acc, item: &T) {
+        self.0.add(acc, item);
+    }
+    fn merge(&self, acc: &mut A::Acc, other: A::Acc) {
+        self.0.merge(acc, other);
+    }
+    fn result(&self, _key: &K, _window: &Window, acc: &A::Acc) -> A::Out {
+        self.0.result(acc)
+    }
+}
+
+/// `process(|key, window, records| ..)`: keeps a window's records and calls
+/// the function with all of them when it fires.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessAll<F>(pub F);
+
+impl<K, T, O, F> WindowFunction<K, T> for ProcessAll<F>
+where
+    T: Clone + Send,
+    F: Fn(&K, &Window, &[T]) -> O + Clone + Send + 'static,
+{
+    type Acc = Vec<T>;
+    type Out = O;
+    fn create(&self) -> Vec<T> {
+        Vec::new()
+    }
+    #[inline]
+    fn add(&self, acc: &mut Vec<T>, item: &T) {
+        acc.push(item.clone());
+    }
+    fn merge(&self, acc: &mut Vec<T>, mut other: Vec<T>) {
+        acc.append(&mut other);
+    }
+    fn result(&self, key: &K, window: &Window, acc: &Vec<T>) -> O {
+        (self.0)(key, window, acc)
+    }
+}
+
 /// One window of one key.
 #[derive(Debug)]
 struct Slot<Acc> {
@@ -45,7 +120,7 @@ struct Slot<Acc> {
 /// instant plus the lateness. Records later than that are counted (the
 /// summary's "late dropped") and logged.
 #[derive(Debug)]
-pub struct WindowAggregate<K, T, A: Aggregate<T>, W, Next> {
+pub struct WindowAggregate<K, T, A: WindowFunction<K, T>, W, Next> {
     assigner: W,
     agg: A,
     state: hashbrown::HashMap<K, Vec<Slot<A::Acc>>, rustc_hash::FxBuildHasher>,
@@ -68,7 +143,7 @@ fn plus(t: Timestamp, ms: i64) -> Timestamp {
 impl<K, T, A, W, Next> WindowAggregate<K, T, A, W, Next>
 where
     K: Hash + Eq + Clone,
-    A: Aggregate<T>,
+    A: WindowFunction<K, T>,
     W: WindowAssigner,
     Next: Push<Windowed<K, A::Out>>,
 {
@@ -84,7 +159,7 @@ where
             key: key.clone(),
             start: slot.window.start,
             end: slot.window.end,
-            value: agg.result(&slot.acc),
+            value: agg.result(key, &slot.window, &slot.acc),
         })
     }
 
@@ -170,7 +245,7 @@ impl<K, T, A, W, Next> Push<(K, T)> for WindowAggregate<K, T, A, W, Next>
 where
     K: Hash + Eq + Clone,
     T: Event,
-    A: Aggregate<T>,
+    A: WindowFunction<K, T>,
     W: WindowAssigner,
     Next: Push<Windowed<K, A::Out>>,
 {
@@ -238,7 +313,7 @@ where
 impl<K, T, A, W, Next> WindowAggregate<K, T, A, W, Next>
 where
     K: Hash + Eq + Clone,
-    A: Aggregate<T>,
+    A: WindowFunction<K, T>,
 {
     fn timer(&mut self, at: Timestamp, key: &K) {
         self.timers.entry(at).or_default().push(key.clone());
@@ -258,7 +333,7 @@ impl<K, T, A, W> Stage<(K, T)> for WindowAggregateStage<A, W>
 where
     K: Hash + Eq + Clone + Send + 'static,
     T: Event + Send + 'static,
-    A: Aggregate<T>,
+    A: WindowFunction<K, T>,
     W: WindowAssigner,
 {
     type Out = Windowed<K, A::Out>;

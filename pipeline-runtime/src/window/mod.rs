@@ -9,7 +9,9 @@
 mod aggregate;
 mod watermark;
 
-pub use aggregate::{WindowAggregate, WindowAggregateStage, Windowed};
+pub use aggregate::{
+    Incremental, ProcessAll, WindowAggregate, WindowAggregateStage, WindowFunction, Windowed,
+};
 pub use watermark::{WatermarkStage, WatermarkStrategy, Watermarks};
 
 use crate::{ConfigError, Timestamp};
