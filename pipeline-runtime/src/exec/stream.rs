@@ -7,6 +7,10 @@
 //! `#[diagnostic::on_unimplemented]` on [`NeedsKeyedInput`] and
 //! [`NeedsUnkeyedInput`].
 
+// A builder's type records every stage of its chain; nested generics are
+// the point, not an accident.
+#![allow(clippy::type_complexity)]
+
 use super::channel::{BroadcastSender, ChannelOrigin, ForwardSender, channel};
 use super::graph::{EdgeKind, NodeKind};
 use super::plan::Plan;
@@ -381,7 +385,6 @@ where
     /// a running aggregate per key, emitted as `(key, result)` after each
     /// record. `build` gets an [`Aggs`] that gives closures their argument
     /// type.
-    #[allow(clippy::type_complexity)]
     pub fn aggregate<A, B>(
         self,
         build: B,
@@ -397,7 +400,6 @@ where
 
     /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new
     /// value after each record.
-    #[allow(clippy::type_complexity)]
     pub fn reduce<F>(self, f: F) -> Stream<V, Chained<G, (K, V), ReduceStage<F>>>
     where
         F: FnMut(V, V) -> V + Clone + Send + 'static,
@@ -525,7 +527,6 @@ where
 
     /// `aggregate(count() | sum(..) | ..)`: one result per key and window,
     /// emitted as a [`Windowed`] when the watermark passes the window.
-    #[allow(clippy::type_complexity)]
     pub fn aggregate<A, B>(
         self,
         build: B,
@@ -541,7 +542,6 @@ where
 
     /// `process(|key, window, records| ..)`: calls the function with all of
     /// a window's records when it fires; emits its result as a [`Windowed`].
-    #[allow(clippy::type_complexity)]
     pub fn process<O, F>(
         self,
         f: F,
