@@ -410,7 +410,7 @@ mod tests {
         b.watermark(ts(20)).unwrap();
         // The record arrives before the watermark it precedes.
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(10)));
-        assert_eq!(buf.drain(..).collect::<Vec<_>>(), vec![(1, 1)]);
+        assert_eq!(std::mem::take(&mut buf), vec![(1, 1)]);
         a.finish().unwrap();
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(20)));
         b.finish().unwrap();
