@@ -77,8 +77,13 @@ pub(crate) fn run(def: &PipelineDef) -> syn::Result<Analysis> {
                 v.extend(dead_letter_name(connector));
                 v
             }
-            Statement::Let { name, .. } => vec![name],
-            Statement::Chain(_) | Statement::Mode { .. } => vec![],
+            Statement::Let { name, chain } => {
+                let mut v = vec![name];
+                v.extend(chain_defines(chain));
+                v
+            }
+            Statement::Chain(chain) => chain_defines(chain),
+            Statement::Mode { .. } => vec![],
         })
         .collect();
     let mut early: Vec<String> = Vec::new();
@@ -235,9 +240,29 @@ fn use_stream(
     }
 }
 
+/// Streams that stages of `chain` define (side outputs).
+fn chain_defines(chain: &Chain) -> Vec<&Ident> {
+    chain
+        .stages
+        .iter()
+        .filter_map(|stage| ops::lookup(&stage.name).map(|spec| (spec, stage)))
+        .flat_map(|(spec, stage)| {
+            (spec.defines)(stage)
+                .into_iter()
+                .filter_map(|d| {
+                    stage.args.iter().find_map(|a| match a {
+                        Expr::Path(p) if p.path.is_ident(&d) => p.path.get_ident(),
+                        _ => None,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn check_chain(
     chain: &Chain,
-    streams: &mut [Defined],
+    streams: &mut Vec<Defined>,
     all: &[&Ident],
     early: &mut Vec<String>,
     cx: &mut Ctxt,
@@ -249,6 +274,9 @@ fn check_chain(
                 (spec.check)(stage, cx);
                 for input in (spec.inputs)(stage) {
                     use_stream(streams, all, early, &input, cx);
+                }
+                for defined in (spec.defines)(stage) {
+                    define(streams, &defined, cx);
                 }
             }
             None => {

@@ -74,7 +74,8 @@ pub(crate) fn expand(def: &PipelineDef, analysis: &Analysis) -> TokenStream {
                 let stages = chain_body(chain, &mut vars);
                 let fan = vars.defined(name);
                 body.push(quote! {
-                    let #name = { #stages __s };
+                    #stages
+                    let #name = __s;
                     #fan
                 });
             }
@@ -87,7 +88,8 @@ pub(crate) fn expand(def: &PipelineDef, analysis: &Analysis) -> TokenStream {
                 let text = sink.name.to_string();
                 connectors_help.push(quote!(("sink", #sink_name, #text)));
                 let call = sink_call(&rt, sink, sink_name);
-                body.push(quote! {{ #stages #call }});
+                // No block: streams that stages define stay visible.
+                body.push(quote! { #stages #call });
             }
         }
     }
@@ -153,6 +155,9 @@ fn chain_body(chain: &Chain, vars: &mut Vars) -> TokenStream {
         let streams = (spec.inputs)(stage).iter().map(|i| vars.read(i)).collect();
         let cx = StageCx { streams };
         out.extend((spec.expand)(stage, &cx));
+        for defined in (spec.defines)(stage) {
+            out.extend(vars.defined(&defined));
+        }
     }
     out
 }

@@ -16,6 +16,7 @@ pub(crate) const SPEC: StageSpec = StageSpec {
     check,
     expand,
     inputs: no_inputs,
+    defines: no_inputs,
 };
 
 const BUILTIN: &[&str] = &["count", "sum", "min", "max", "avg", "top"];

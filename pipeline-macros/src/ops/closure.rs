@@ -13,6 +13,7 @@ pub(crate) const fn spec(name: &'static str) -> StageSpec {
         check,
         expand,
         inputs: no_inputs,
+        defines: no_inputs,
     }
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct StageSpec {
     pub(crate) expand: fn(&StageCall, &StageCx) -> TokenStream,
     /// Names of streams this stage reads besides its input.
     pub(crate) inputs: fn(&StageCall) -> Vec<Ident>,
+    /// Names of streams this stage defines (a side output).
+    pub(crate) defines: fn(&StageCall) -> Vec<Ident>,
 }
 
 pub(crate) const STAGES: &[StageSpec] = &[
@@ -46,6 +48,7 @@ pub(crate) const STAGES: &[StageSpec] = &[
     window::WINDOW,
     window::WINDOW_ALL,
     window::ALLOWED_LATENESS,
+    window::LATE_RECORDS,
 ];
 
 /// The stage called `name`.
@@ -60,6 +63,14 @@ pub(crate) fn names() -> Vec<&'static str> {
 
 fn no_inputs(_: &StageCall) -> Vec<Ident> {
     Vec::new()
+}
+
+/// The stream name a stage's single argument is, if it is one.
+pub(crate) fn stream_arg(stage: &StageCall) -> Option<&Ident> {
+    match stage.args.as_slice() {
+        [syn::Expr::Path(p)] if p.qself.is_none() => p.path.get_ident(),
+        _ => None,
+    }
 }
 
 /// Reports unless the stage has exactly `n` arguments.

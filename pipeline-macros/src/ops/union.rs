@@ -1,6 +1,6 @@
 //! `union(a, b, ..)`: the input stream and the named streams, merged.
 
-use super::{StageCx, StageSpec};
+use super::{StageCx, StageSpec, no_inputs};
 use crate::analyze::Ctxt;
 use crate::parse::StageCall;
 use proc_macro2::TokenStream;
@@ -13,6 +13,7 @@ pub(crate) const SPEC: StageSpec = StageSpec {
     check,
     expand,
     inputs,
+    defines: no_inputs,
 };
 
 fn stream_name(expr: &Expr) -> Option<&Ident> {

@@ -17,6 +17,7 @@ pub(crate) const WINDOW: StageSpec = StageSpec {
     check,
     expand,
     inputs: no_inputs,
+    defines: no_inputs,
 };
 
 /// `window_all(..)`: one window over all records (no key), so every
@@ -26,13 +27,37 @@ pub(crate) const WINDOW_ALL: StageSpec = StageSpec {
     check,
     expand: expand_all,
     inputs: no_inputs,
+    defines: no_inputs,
 };
+
+/// `late_records(NAME)`: a stream `NAME` of the records too late for every
+/// window they belong to.
+pub(crate) const LATE_RECORDS: StageSpec = StageSpec {
+    name: "late_records",
+    check: check_late,
+    expand: expand_late,
+    inputs: no_inputs,
+    defines: |stage| super::stream_arg(stage).cloned().into_iter().collect(),
+};
+
+fn check_late(stage: &StageCall, cx: &mut Ctxt) {
+    if super::stream_arg(stage).is_none() {
+        cx.error(stage.span, "`late_records` takes the name of a new stream for the late records, as in `late_records(late_clicks)`");
+    }
+}
+
+fn expand_late(stage: &StageCall, _cx: &StageCx) -> TokenStream {
+    let method = &stage.name;
+    let name = super::stream_arg(stage);
+    quote_spanned! {method.span()=> let (__s, #name) = __s.#method();}
+}
 
 pub(crate) const ALLOWED_LATENESS: StageSpec = StageSpec {
     name: "allowed_lateness",
     check: check_lateness,
     expand: expand_lateness,
     inputs: no_inputs,
+    defines: no_inputs,
 };
 
 const ASSIGNERS: &[&str] = &["tumbling", "sliding", "session"];

@@ -23,8 +23,8 @@ use crate::operator::{
     ReduceStage,
 };
 use crate::window::{
-    Incremental, ProcessAll, WatermarkStage, WatermarkStrategy, Window, WindowAggregateStage,
-    WindowAssigner, Windowed,
+    Incremental, LateSenders, ProcessAll, WatermarkStage, WatermarkStrategy, Window,
+    WindowAggregateStage, WindowAssigner, Windowed,
 };
 use crate::{ErrorKind, Event, Result};
 use std::cell::RefCell;
@@ -419,6 +419,7 @@ where
             inner: self,
             assigner,
             lateness: 0,
+            late: None,
         }
     }
 
@@ -500,6 +501,7 @@ pub struct WindowedStream<K, V, G, W> {
     inner: KeyedStream<K, V, G>,
     assigner: W,
     lateness: i64,
+    late: Option<LateSenders<V>>,
 }
 
 impl<K, V, G, W> std::fmt::Debug for WindowedStream<K, V, G, W> {
@@ -525,12 +527,46 @@ where
         self
     }
 
+    /// `late_records(NAME)`: the records too late for every window they
+    /// belong to (after the allowed lateness) go to the returned stream
+    /// instead of being counted and dropped.
+    pub fn late_records(mut self) -> (Self, Stream<V, SourceSeg<V>>) {
+        let parallelism = self.inner.inner.parallelism;
+        let (tx, rx) = channel();
+        let senders = (0..parallelism)
+            .map(|i| ForwardSender::new(tx.clone(), i))
+            .collect();
+        drop(tx);
+        let node = {
+            let mut plan = self.inner.inner.plan.borrow_mut();
+            let node = plan
+                .graph
+                .add_node("late records".into(), NodeKind::Source, 1);
+            plan.graph
+                .add_edge(self.inner.inner.last, node, EdgeKind::Forward);
+            node
+        };
+        self.late = Some((std::sync::Arc::new(std::sync::Mutex::new(senders)), node));
+        let stream = Stream::new(
+            self.inner.inner.plan.clone(),
+            SourceSeg {
+                origins: vec![Box::new(ChannelOrigin::new(rx, parallelism)) as Box<dyn Origin<V>>],
+                task: "late records".to_owned(),
+                counted: None,
+            },
+            1,
+            node,
+            EdgeKind::Fused,
+        );
+        (self, stream)
+    }
+
     /// `aggregate(count() | sum(..) | ..)`: one result per key and window,
     /// emitted as a [`Windowed`] when the watermark passes the window.
     pub fn aggregate<A, B>(
         self,
         build: B,
-    ) -> Stream<Windowed<K, A::Out>, Chained<G, (K, V), WindowAggregateStage<Incremental<A>, W>>>
+    ) -> Stream<Windowed<K, A::Out>, Chained<G, (K, V), WindowAggregateStage<Incremental<A>, W, V>>>
     where
         B: FnOnce(Aggs<V>) -> A,
         A: Aggregate<V>,
@@ -545,7 +581,7 @@ where
     pub fn process<O, F>(
         self,
         f: F,
-    ) -> Stream<Windowed<K, O>, Chained<G, (K, V), WindowAggregateStage<ProcessAll<F>, W>>>
+    ) -> Stream<Windowed<K, O>, Chained<G, (K, V), WindowAggregateStage<ProcessAll<F>, W, V>>>
     where
         F: Fn(&K, &Window, &[V]) -> O + Clone + Send + 'static,
         V: Clone,
@@ -557,11 +593,11 @@ where
     fn then<A, O>(
         self,
         agg: A,
-    ) -> Stream<Windowed<K, O>, Chained<G, (K, V), WindowAggregateStage<A, W>>>
+    ) -> Stream<Windowed<K, O>, Chained<G, (K, V), WindowAggregateStage<A, W, V>>>
     where
         O: Send + 'static,
     {
-        let (assigner, lateness) = (self.assigner, self.lateness);
+        let (assigner, lateness, late) = (self.assigner, self.lateness, self.late);
         self.inner
             .inner
             .then("window aggregate", |node| WindowAggregateStage {
@@ -569,6 +605,7 @@ where
                 assigner,
                 lateness,
                 node,
+                late,
             })
     }
 }

@@ -3,12 +3,14 @@
 
 use super::{Window, WindowAssigner};
 use crate::exec::MeterSet;
+use crate::exec::channel::ForwardSender;
 use crate::exec::metrics::Meter;
 use crate::operator::{Aggregate, Push, Stage};
 use crate::{Event, Result, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 
 /// A window's result for one key.
 ///
@@ -132,6 +134,8 @@ pub struct WindowAggregate<K, T, A: WindowFunction<K, T>, W, Next> {
     /// Results emitted, and records too late for any window.
     meter: Meter,
     late_seen: u64,
+    /// Where records too late for every window go, if they have a stream.
+    late_out: Option<(ForwardSender<T>, Meter)>,
     next: Next,
     _t: std::marker::PhantomData<fn(T)>,
 }
@@ -255,18 +259,12 @@ where
         let mut windows = std::mem::take(&mut self.scratch);
         windows.clear();
         self.assigner.assign(ts, &mut windows);
+        let mut accepted = false;
         for &w in &windows {
             if plus(w.max_timestamp(), self.lateness) <= self.watermark {
-                self.meter.record_skipped();
-                self.late_seen += 1;
-                if self.late_seen == 1 {
-                    tracing::warn!(
-                        "a record at {ts} is later than its window allows (watermark {}); late records are counted and dropped",
-                        self.watermark
-                    );
-                }
                 continue;
             }
+            accepted = true;
             let known = self
                 .state
                 .get(&key)
@@ -288,17 +286,45 @@ where
                 self.timer(plus(window.max_timestamp(), self.lateness), &key);
             }
         }
+        let late = !accepted && !windows.is_empty();
         self.scratch = windows;
+        if late {
+            // Too late for every window it belongs to (as Flink decides
+            // what goes to its late-data side output).
+            match &mut self.late_out {
+                Some((tx, meter)) => {
+                    meter.record_out();
+                    tx.push(item)?;
+                }
+                None => {
+                    self.meter.record_skipped();
+                    self.late_seen += 1;
+                    if self.late_seen == 1 {
+                        tracing::warn!(
+                            "a record at {ts} is later than its windows allow (watermark {}); late records are counted and dropped",
+                            self.watermark
+                        );
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
         self.meter.publish();
+        if let Some((tx, meter)) = &mut self.late_out {
+            meter.publish();
+            tx.flush()?;
+        }
         self.next.flush()
     }
 
     fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
         self.advance(watermark)?;
+        if let Some((tx, _)) = &mut self.late_out {
+            tx.watermark(watermark)?;
+        }
         self.next.watermark(watermark)
     }
 
@@ -306,6 +332,10 @@ where
         // The end of the input completes every window.
         self.advance(Timestamp::MAX)?;
         self.meter.publish();
+        if let Some((tx, meter)) = &mut self.late_out {
+            meter.publish();
+            tx.finish()?;
+        }
         self.next.finish()
     }
 }
@@ -320,16 +350,41 @@ where
     }
 }
 
+/// Senders of a late-record stream, one taken by each window instance when
+/// it is linked, and the stream's graph node.
+pub(crate) type LateSenders<T> = (Arc<Mutex<Vec<ForwardSender<T>>>>, usize);
+
 /// The window aggregate before linking.
-#[derive(Debug, Clone, Copy)]
-pub struct WindowAggregateStage<A, W> {
+pub struct WindowAggregateStage<A, W, T> {
     pub(crate) agg: A,
     pub(crate) assigner: W,
     pub(crate) lateness: i64,
     pub(crate) node: usize,
+    pub(crate) late: Option<LateSenders<T>>,
 }
 
-impl<K, T, A, W> Stage<(K, T)> for WindowAggregateStage<A, W>
+impl<A: Clone, W: Clone, T> Clone for WindowAggregateStage<A, W, T> {
+    fn clone(&self) -> Self {
+        WindowAggregateStage {
+            agg: self.agg.clone(),
+            assigner: self.assigner.clone(),
+            lateness: self.lateness,
+            node: self.node,
+            late: self.late.clone(),
+        }
+    }
+}
+
+impl<A, W, T> std::fmt::Debug for WindowAggregateStage<A, W, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowAggregateStage")
+            .field("lateness", &self.lateness)
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+impl<K, T, A, W> Stage<(K, T)> for WindowAggregateStage<A, W, T>
 where
     K: Hash + Eq + Clone + Send + 'static,
     T: Event + Send + 'static,
@@ -354,6 +409,10 @@ where
             scratch: Vec::new(),
             meter: meter.meter(self.node),
             late_seen: 0,
+            late_out: self.late.and_then(|(senders, node)| {
+                let tx = senders.lock().ok()?.pop()?;
+                Some((tx, meter.meter(node)))
+            }),
             next,
             _t: std::marker::PhantomData,
         }

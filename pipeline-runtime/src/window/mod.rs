@@ -9,6 +9,7 @@
 mod aggregate;
 mod watermark;
 
+pub(crate) use aggregate::LateSenders;
 pub use aggregate::{
     Incremental, ProcessAll, WindowAggregate, WindowAggregateStage, WindowFunction, Windowed,
 };
