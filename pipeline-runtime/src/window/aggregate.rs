@@ -286,7 +286,9 @@ where
                 self.timer(plus(window.max_timestamp(), self.lateness), &key);
             }
         }
-        let late = !accepted && !windows.is_empty();
+        // A record in no open window (or, at the very ends of time, in no
+        // window at all) is late.
+        let late = !accepted;
         self.scratch = windows;
         if late {
             // Too late for every window it belongs to (as Flink decides

@@ -84,9 +84,12 @@ fn millis(name: &str, d: Duration) -> Result<i64, ConfigError> {
 }
 
 /// Start of the window of `size` (aligned to `offset`) holding `ts`, as
-/// Flink's `TimeWindow.getWindowStartWithOffset`.
+/// Flink's `TimeWindow.getWindowStartWithOffset`; computed wide so that
+/// timestamps near the ends of `i64` cannot overflow.
 fn aligned_start(ts: i64, offset: i64, size: i64) -> i64 {
-    ts - (ts - offset).rem_euclid(size)
+    let (ts, offset, size) = (i128::from(ts), i128::from(offset), i128::from(size));
+    let start = ts - (ts - offset).rem_euclid(size);
+    i64::try_from(start).unwrap_or(i64::MIN)
 }
 
 /// Fixed-size, non-overlapping windows: `tumbling(10s)`.
@@ -206,7 +209,10 @@ impl WindowAssigner for Sliding {
                 Timestamp::from_millis(start),
                 Timestamp::from_millis(start.saturating_add(self.size)),
             ));
-            start -= self.slide;
+            match start.checked_sub(self.slide) {
+                Some(earlier) => start = earlier,
+                None => break,
+            }
         }
     }
 }
@@ -286,6 +292,23 @@ mod tests {
         assert_eq!(assign(&s, 4), vec![(0, 10), (-5, 5)]);
         let s = Sliding::new(Duration::from_millis(10), Duration::from_millis(3)).unwrap();
         assert_eq!(assign(&s, 10).len(), 3);
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        let t = Tumbling::new(Duration::from_millis(10))
+            .unwrap()
+            .with_offset(Duration::from_millis(3))
+            .unwrap();
+        assert_eq!(assign(&t, i64::MIN).len(), 1);
+        assert_eq!(assign(&t, i64::MAX).len(), 1);
+        let s = Sliding::new(Duration::from_millis(10), Duration::from_millis(3)).unwrap();
+        // At the very bottom of time no sliding window start is
+        // representable: no window (the operator counts it as late).
+        assert!(assign(&s, i64::MIN).is_empty());
+        assert!(!assign(&s, i64::MAX).is_empty());
+        let g = Session::new(Duration::from_millis(10)).unwrap();
+        assert_eq!(assign(&g, i64::MAX), vec![(i64::MAX, i64::MAX)]);
     }
 
     #[test]
