@@ -310,6 +310,99 @@ fn records_too_late_for_their_windows_can_go_to_a_stream() {
     );
 }
 
+pipeline! {
+    pipeline LateTimers {
+        source evs: Ev = generator(count: 3, rate: 10, watermark: bounded(1s),
+            record: |i: u64| Ev { key: 0, ts: [1_000, 15_000, 22_000][i as usize], value: 0 });
+        evs -> key_by(|e: &Ev| e.key)
+            -> window(tumbling(10s))
+            -> allowed_lateness(10s)
+            -> aggregate(count())
+            -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn a_window_kept_for_lateness_fires_once_however_many_timers_its_key_has() {
+    // [0, 10s) is purged at 19.999s, the instant [10s, 20s) fires: the key
+    // has two timers there (and one more from the window's creation).
+    let got: Vec<Windowed<u8, u64>> = LateTimers::run_default().unwrap().collected("out").unwrap();
+    let fired: Vec<(i64, u64)> = got.iter().map(|w| (w.start.as_millis(), w.value)).collect();
+    assert_eq!(fired, vec![(0, 1), (10_000, 1), (20_000, 1)]);
+}
+
+pipeline! {
+    pipeline LateSessionMerge {
+        source evs: Ev = generator(count: 3, rate: 10, watermark: bounded(1s),
+            record: |i: u64| [Ev { key: 0, ts: 12_000, value: 0 }, Ev { key: 1, ts: 16_001, value: 0 }, Ev { key: 0, ts: 5_000, value: 0 }][i as usize].clone());
+        evs -> key_by(|e: &Ev| e.key) -> window(session(10s)) -> aggregate(count()) -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn a_record_whose_own_session_is_late_still_joins_an_open_session() {
+    // After 16.001s the watermark is 15s. The record at 5s alone would make
+    // [5s, 15s), already past; but it merges with the open [12s, 22s).
+    let out = LateSessionMerge::run_default().unwrap();
+    let mut got: Vec<Windowed<u8, u64>> = out.collected("out").unwrap();
+    got.sort();
+    let sessions: Vec<(u8, i64, i64, u64)> = got
+        .iter()
+        .map(|w| (w.key, w.start.as_millis(), w.end.as_millis(), w.value))
+        .collect();
+    assert_eq!(
+        sessions,
+        vec![(0, 5_000, 22_000, 2), (1, 16_001, 26_001, 1)]
+    );
+    assert!(!out.summary().contains("late dropped"), "{}", out.summary());
+}
+
+pipeline! {
+    pipeline TumblingWithLateness {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> key_by(|e: &Ev| e.key) -> window(tumbling(10s)) -> allowed_lateness(10s) -> aggregate(count()) -> sink collect(name: "out");
+    }
+}
+
+pipeline! {
+    pipeline SessionsWithLateness {
+        source evs: Ev = generator(record: record(), watermark: bounded(2s));
+        evs -> key_by(|e: &Ev| e.key) -> window(session(3s)) -> allowed_lateness(4s) -> aggregate(count()) -> sink collect(name: "out");
+    }
+}
+
+/// Runs `P` with the source slowed to about 50 records per batch, so
+/// watermarks advance and windows fire while input is still arriving.
+fn run_paced<P: PipelineDef>(evs: &[Ev], parallelism: usize) -> Results {
+    EVENTS.with(|e| *e.borrow_mut() = evs.to_vec());
+    let opts = RunOptions::default()
+        .with_parallelism(parallelism)
+        .with_setting(&format!("evs.count={}", evs.len()))
+        .unwrap()
+        .with_setting("evs.rate=5000")
+        .unwrap();
+    let out = P::run_with(opts).unwrap();
+    let mut results = Results::new();
+    for w in out.collected::<Windowed<u8, u64>>("out").unwrap() {
+        let previous = results.insert((w.key, w.start.as_millis(), w.end.as_millis()), w.value);
+        assert!(previous.is_none(), "window fired twice: {w:?}");
+    }
+    results
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// With the input paced, windows fire mid-stream; with allowed lateness
+    /// they stay open for a while, and each still fires exactly once (no
+    /// record is late, so none re-fires).
+    #[test]
+    fn windows_fire_once_mid_stream_with_lateness(evs in arb_events(), p in 1usize..4) {
+        prop_assert_eq!(run_paced::<TumblingWithLateness>(&evs, p), reference_fixed(&evs, 10_000, 10_000, |_| 1));
+        prop_assert_eq!(run_paced::<SessionsWithLateness>(&evs, p), reference_sessions(&evs, 3_000));
+    }
+}
+
 fn micro_batch(ms: u64) -> ExecMode {
     ExecMode::MicroBatch {
         interval: Duration::from_millis(ms),

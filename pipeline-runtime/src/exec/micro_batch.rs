@@ -7,8 +7,10 @@
 //! The whole batch then goes through the same fused operators as in
 //! continuous mode, and only at its end does the source's watermark advance
 //! and do sinks flush. A batch that finds no new input is not run at all.
-//! Window results are therefore those of continuous mode, emitted at batch
-//! boundaries.
+//! When records are out of order by no more than the watermark bound, final
+//! window results are those of continuous mode, emitted at batch
+//! boundaries. Records later than that may be late in one mode and not in
+//! the other: a micro-batch sees all of its records before its watermark.
 
 use super::origin::{Fill, Origin, RunEnv};
 use crate::Result;

@@ -173,22 +173,36 @@ where
         let agg = &self.agg;
         let slots = self.state.entry_ref(key).or_default();
         let index = if self.assigner.merges() {
-            // Merge every session that overlaps the new one into it.
-            let mut merged = Slot {
-                window: w,
-                acc: agg.create(),
-            };
+            // Merge every session that overlaps the new one into the first
+            // of them (so a long session's state is not copied per record).
+            let mut merged: Option<Slot<A::Acc>> = None;
             let mut i = 0;
             while i < slots.len() {
-                if slots[i].window.overlaps(&merged.window) {
+                if slots[i].window.overlaps(&w)
+                    || merged
+                        .as_ref()
+                        .is_some_and(|m| slots[i].window.overlaps(&m.window))
+                {
                     let old = slots.swap_remove(i);
-                    merged.window = merged.window.span(&old.window);
-                    agg.merge(&mut merged.acc, old.acc);
+                    merged = Some(match merged {
+                        None => Slot {
+                            window: old.window.span(&w),
+                            acc: old.acc,
+                        },
+                        Some(mut m) => {
+                            m.window = m.window.span(&old.window);
+                            agg.merge(&mut m.acc, old.acc);
+                            m
+                        }
+                    });
                 } else {
                     i += 1;
                 }
             }
-            slots.push(merged);
+            slots.push(merged.unwrap_or_else(|| Slot {
+                window: w,
+                acc: agg.create(),
+            }));
             slots.len() - 1
         } else {
             match slots.iter().position(|s| s.window == w) {
@@ -217,7 +231,14 @@ where
         self.watermark = watermark;
         let due = self.timers.split_off(&plus(watermark, 1));
         let fired = std::mem::replace(&mut self.timers, due);
+        // A key may have several due timers; it is visited once, or a window
+        // kept for lateness would fire once per timer.
+        let mut seen: hashbrown::HashSet<K, rustc_hash::FxBuildHasher> =
+            hashbrown::HashSet::default();
         for key in fired.into_values().flatten() {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
             let Some(slots) = self.state.get_mut(&key) else {
                 continue;
             };
@@ -228,8 +249,6 @@ where
                 let fire_at = slots[i].window.max_timestamp();
                 if fire_at > before && fire_at <= watermark {
                     Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, &slots[i])?;
-                    // Firing twice for one key and window must not happen
-                    // even if the key has two timers due.
                 }
                 if plus(fire_at, self.lateness) <= watermark {
                     slots.remove(i);
@@ -261,7 +280,19 @@ where
         self.assigner.assign(ts, &mut windows);
         let mut accepted = false;
         for &w in &windows {
-            if plus(w.max_timestamp(), self.lateness) <= self.watermark {
+            // A session is late only if the session it would merge into is
+            // (as Flink merges before it checks lateness).
+            let effective = if self.assigner.merges() {
+                self.state.get(&key).map_or(w, |slots| {
+                    slots
+                        .iter()
+                        .filter(|s| s.window.overlaps(&w))
+                        .fold(w, |m, s| m.span(&s.window))
+                })
+            } else {
+                w
+            };
+            if plus(effective.max_timestamp(), self.lateness) <= self.watermark {
                 continue;
             }
             accepted = true;

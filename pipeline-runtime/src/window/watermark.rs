@@ -80,7 +80,14 @@ impl<T: Event, Next: Push<T>> Push<T> for Watermarks<Next> {
     }
 
     fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.next.watermark(watermark)
+        // This stage makes the watermarks from here on (as Flink's
+        // `assignTimestampsAndWatermarks`): upstream ones are dropped, but
+        // the end of time still passes.
+        if watermark == Timestamp::MAX {
+            self.emitted = Timestamp::MAX;
+            return self.next.watermark(watermark);
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
