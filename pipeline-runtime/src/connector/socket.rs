@@ -150,27 +150,27 @@ impl LineReader for SocketLines {
         let (Some(rx), Some(env)) = (&mut self.rx, &self.env) else {
             return Ok(false);
         };
-        loop {
-            if env.is_cancelled() {
-                return Err(PipelineError::from(ErrorKind::Cancelled));
-            }
-            let next = env
-                .io()
-                .block_on(async { tokio::time::timeout(POLL, rx.recv()).await });
-            match next {
-                Err(_elapsed) => continue,
-                Ok(None) => return Ok(false),
-                Ok(Some(Event::Failed(e))) => return Err(e),
-                Ok(Some(Event::Lines {
-                    input,
-                    first_line,
-                    lines,
-                })) => {
-                    for (i, line) in lines.iter().enumerate() {
-                        f(&input, first_line + i as u64, line)?;
-                    }
-                    return Ok(true);
+        if env.is_cancelled() {
+            return Err(PipelineError::from(ErrorKind::Cancelled));
+        }
+        let next = env
+            .io()
+            .block_on(async { tokio::time::timeout(POLL, rx.recv()).await });
+        match next {
+            // Nothing arrived: hand back control, so the task can notice a
+            // stop and a micro-batch can close on time.
+            Err(_elapsed) => Ok(true),
+            Ok(None) => Ok(false),
+            Ok(Some(Event::Failed(e))) => Err(e),
+            Ok(Some(Event::Lines {
+                input,
+                first_line,
+                lines,
+            })) => {
+                for (i, line) in lines.iter().enumerate() {
+                    f(&input, first_line + i as u64, line)?;
                 }
+                Ok(true)
             }
         }
     }

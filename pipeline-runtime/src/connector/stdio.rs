@@ -78,28 +78,26 @@ impl LineReader for StdinLines {
         let (Some(rx), Some(env)) = (&self.rx, &self.env) else {
             return Ok(false);
         };
-        loop {
-            if env.is_cancelled() {
-                return Err(ErrorKind::Cancelled.into());
+        if env.is_cancelled() {
+            return Err(ErrorKind::Cancelled.into());
+        }
+        match rx.recv_timeout(POLL) {
+            // Nothing arrived: hand back control, so the task can notice a
+            // stop and a micro-batch can close on time.
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Ok(true),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Ok(false),
+            Ok(Err(e)) => Err(ErrorKind::Source {
+                source_name: self.source.clone(),
+                message: format!("cannot read stdin: {e}"),
+                retryable: false,
             }
-            match rx.recv_timeout(POLL) {
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(false),
-                Ok(Err(e)) => {
-                    return Err(ErrorKind::Source {
-                        source_name: self.source.clone(),
-                        message: format!("cannot read stdin: {e}"),
-                        retryable: false,
-                    }
-                    .into());
+            .into()),
+            Ok(Ok(lines)) => {
+                for line in &lines {
+                    self.line_no += 1;
+                    f("stdin", self.line_no, trim_line_end(line))?;
                 }
-                Ok(Ok(lines)) => {
-                    for line in &lines {
-                        self.line_no += 1;
-                        f("stdin", self.line_no, trim_line_end(line))?;
-                    }
-                    return Ok(true);
-                }
+                Ok(true)
             }
         }
     }

@@ -12,6 +12,7 @@
 //! boundaries. Records later than that may be late in one mode and not in
 //! the other: a micro-batch sees all of its records before its watermark.
 
+use super::channel::BATCH;
 use super::origin::{Fill, Origin, RunEnv};
 use crate::Result;
 use std::time::{Duration, Instant};
@@ -34,7 +35,11 @@ pub enum ExecMode {
 /// Records in one batch at most; a faster source closes the batch early.
 pub const MAX_BATCH_RECORDS: usize = 1 << 20;
 
-/// Wraps a source instance and returns its input one micro-batch at a time.
+/// Wraps a source instance and returns its input one micro-batch at a time,
+/// in pieces of about [`BATCH`] records (`Fill::Partial`) so that records
+/// are processed while still in cache; only the batch's last piece
+/// (`Fill::More`) makes the chain flush, so watermarks advance and output
+/// is flushed at batch ends only.
 pub(crate) struct MicroBatchOrigin<T> {
     inner: Box<dyn Origin<T>>,
     interval: Duration,
@@ -43,8 +48,10 @@ pub(crate) struct MicroBatchOrigin<T> {
     /// Records read by this instance before the current batch.
     offset: u64,
     batch: u64,
-    /// When the previous batch was handed over, to time its processing.
-    handed: Option<(Instant, u64)>,
+    /// The batch being read: when it started and how many records so far.
+    current: Option<(Instant, u64)>,
+    /// A batch handed over in full, to time its processing.
+    handed: Option<Instant>,
     ended: bool,
 }
 
@@ -57,9 +64,29 @@ impl<T> MicroBatchOrigin<T> {
             env: None,
             offset: 0,
             batch: 0,
+            current: None,
             handed: None,
             ended: false,
         }
+    }
+
+    /// Closes the current batch: logs it and returns the fill that ends it.
+    fn close(&mut self) -> Fill {
+        if let Some((started, records)) = self.current.take() {
+            self.batch += 1;
+            tracing::info!(
+                source = %self.name,
+                batch = self.batch,
+                "batch {}: records {}..{} ({records}), read in {:?}",
+                self.batch,
+                self.offset,
+                self.offset + records,
+                started.elapsed()
+            );
+            self.offset += records;
+            self.handed = Some(started);
+        }
+        Fill::More
     }
 }
 
@@ -70,50 +97,36 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
     }
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
-        // The previous batch has been processed by the chain by now.
-        if let (Some((at, records)), Some(env)) = (self.handed.take(), &self.env) {
-            let took = at.elapsed();
-            env.metrics.record_batch(took);
-            tracing::debug!(source = %self.name, batch = self.batch, records, "batch processed in {took:?}");
+        // A batch handed over in full has been processed by now: from its
+        // first record read to here is its latency.
+        if let (Some(started), Some(env)) = (self.handed.take(), &self.env) {
+            env.metrics.record_batch(started.elapsed());
         }
         if self.ended {
             return Ok(Fill::End);
         }
-        let started = Instant::now();
-        let deadline = started + self.interval;
         let mut part = Vec::new();
         loop {
             let fill = self.inner.fill(&mut part)?;
-            buf.append(&mut part);
-            match fill {
-                Fill::End => {
-                    self.ended = true;
-                    break;
-                }
-                // Sources do not send watermarks; the chain makes them.
-                Fill::More | Fill::Watermark(_) => {}
+            if !part.is_empty() {
+                let (_, records) = self.current.get_or_insert_with(|| (Instant::now(), 0));
+                *records += part.len() as u64;
+                buf.append(&mut part);
             }
-            if Instant::now() >= deadline || buf.len() >= MAX_BATCH_RECORDS {
-                break;
+            if fill == Fill::End {
+                self.ended = true;
+                return Ok(self.close());
+            }
+            let Some((started, records)) = self.current else {
+                // Nothing read yet: an empty interval costs nothing.
+                continue;
+            };
+            if started.elapsed() >= self.interval || records >= MAX_BATCH_RECORDS as u64 {
+                return Ok(self.close());
+            }
+            if buf.len() >= BATCH {
+                return Ok(Fill::Partial);
             }
         }
-        if buf.is_empty() {
-            return Ok(if self.ended { Fill::End } else { Fill::More });
-        }
-        self.batch += 1;
-        let records = buf.len() as u64;
-        tracing::info!(
-            source = %self.name,
-            batch = self.batch,
-            "batch {}: records {}..{} ({records}), read in {:?}",
-            self.batch,
-            self.offset,
-            self.offset + records,
-            started.elapsed()
-        );
-        self.offset += records;
-        self.handed = Some((Instant::now(), records));
-        // An ended input still hands over its last batch first.
-        Ok(Fill::More)
     }
 }

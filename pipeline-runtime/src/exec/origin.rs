@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub enum Fill {
     /// The buffer holds a batch (possibly empty); call again.
     More,
+    /// The buffer holds part of a larger batch: push it, but do not flush
+    /// (no watermark, no output flush) until the batch's last part, which
+    /// comes as `More`.
+    Partial,
     /// The buffer holds a batch (possibly empty), after which event time
     /// has reached this watermark; call again.
     Watermark(crate::Timestamp),

@@ -198,6 +198,7 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                 self.chain.push(item)?;
             }
             match fill {
+                Fill::Partial => {}
                 Fill::More => self.chain.flush()?,
                 Fill::Watermark(watermark) => {
                     self.chain.watermark(watermark)?;
