@@ -332,6 +332,31 @@ fn a_window_kept_for_lateness_fires_once_however_many_timers_its_key_has() {
 }
 
 pipeline! {
+    pipeline LateNewWindow {
+        source evs: Ev = generator(count: 3, rate: 10, watermark: bounded(1s),
+            record: |i: u64| Ev { key: 0, ts: [15_000, 5_000, 22_000][i as usize], value: 0 });
+        evs -> key_by(|e: &Ev| e.key)
+            -> window(tumbling(10s))
+            -> allowed_lateness(10s)
+            -> aggregate(count())
+            -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn a_window_first_made_by_a_late_record_fires_once() {
+    // 5s arrives after the watermark passed [0, 10s) (13.999s) but within
+    // its lateness: the new window fires at once, and not again when the
+    // watermark moves on (20.999s).
+    let got: Vec<Windowed<u8, u64>> = LateNewWindow::run_default()
+        .unwrap()
+        .collected("out")
+        .unwrap();
+    let fired: Vec<(i64, u64)> = got.iter().map(|w| (w.start.as_millis(), w.value)).collect();
+    assert_eq!(fired, vec![(0, 1), (10_000, 1), (20_000, 1)]);
+}
+
+pipeline! {
     pipeline LateSessionMerge {
         source evs: Ev = generator(count: 3, rate: 10, watermark: bounded(1s),
             record: |i: u64| [Ev { key: 0, ts: 12_000, value: 0 }, Ev { key: 1, ts: 16_001, value: 0 }, Ev { key: 0, ts: 5_000, value: 0 }][i as usize].clone());

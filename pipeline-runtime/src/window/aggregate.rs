@@ -114,6 +114,9 @@ where
 struct Slot<Acc> {
     window: Window,
     acc: Acc,
+    /// Whether the watermark has passed the window's last instant and it
+    /// fired; it fires that way once (late records re-fire it directly).
+    fired: bool,
 }
 
 /// The linked window aggregate: each window fires once when the watermark
@@ -188,6 +191,7 @@ where
                         None => Slot {
                             window: old.window.span(&w),
                             acc: old.acc,
+                            fired: false,
                         },
                         Some(mut m) => {
                             m.window = m.window.span(&old.window);
@@ -202,6 +206,7 @@ where
             slots.push(merged.unwrap_or_else(|| Slot {
                 window: w,
                 acc: agg.create(),
+                fired: false,
             }));
             slots.len() - 1
         } else {
@@ -211,6 +216,7 @@ where
                     slots.push(Slot {
                         window: w,
                         acc: agg.create(),
+                        fired: false,
                     });
                     slots.len() - 1
                 }
@@ -227,7 +233,6 @@ where
         if watermark <= self.watermark {
             return Ok(());
         }
-        let before = self.watermark;
         self.watermark = watermark;
         let due = self.timers.split_off(&plus(watermark, 1));
         let fired = std::mem::replace(&mut self.timers, due);
@@ -247,7 +252,8 @@ where
             let mut i = 0;
             while i < slots.len() {
                 let fire_at = slots[i].window.max_timestamp();
-                if fire_at > before && fire_at <= watermark {
+                if !slots[i].fired && fire_at <= watermark {
+                    slots[i].fired = true;
                     Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, &slots[i])?;
                 }
                 if plus(fire_at, self.lateness) <= watermark {
@@ -302,12 +308,13 @@ where
                 .is_some_and(|slots| slots.iter().any(|s| s.window == w));
             let window = self.add(&key, w, &item);
             if window.max_timestamp() <= self.watermark {
-                // Late but within the allowed lateness: fire again now.
+                // Late but within the allowed lateness: fire (again) now.
                 if let Some(slot) = self
                     .state
-                    .get(&key)
-                    .and_then(|slots| slots.iter().find(|s| s.window == window))
+                    .get_mut(&key)
+                    .and_then(|slots| slots.iter_mut().find(|s| s.window == window))
                 {
+                    slot.fired = true;
                     Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, slot)?;
                 }
             } else if !known || self.assigner.merges() {
