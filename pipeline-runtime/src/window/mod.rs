@@ -86,7 +86,16 @@ fn millis(name: &str, d: Duration) -> Result<i64, ConfigError> {
 /// Start of the window of `size` (aligned to `offset`) holding `ts`, as
 /// Flink's `TimeWindow.getWindowStartWithOffset`; computed wide so that
 /// timestamps near the ends of `i64` cannot overflow.
+#[inline]
 fn aligned_start(ts: i64, offset: i64, size: i64) -> i64 {
+    // The usual case in plain `i64` (one division); only timestamps near
+    // the ends of `i64` take the wide path.
+    if let Some(start) = ts
+        .checked_sub(offset)
+        .and_then(|d| ts.checked_sub(d.rem_euclid(size)))
+    {
+        return start;
+    }
     let (ts, offset, size) = (i128::from(ts), i128::from(offset), i128::from(size));
     let start = ts - (ts - offset).rem_euclid(size);
     i64::try_from(start).unwrap_or(i64::MIN)
