@@ -12,12 +12,14 @@
 //! Prints criterion's figures, then the pipeline/hand-loop time ratio at
 //! parallelism 1 (target: at most 1.2).
 
+mod common;
+
+use common::BlackHole;
 use criterion::BatchSize;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use pipeline::runtime::connector::generator::{Generator, GeneratorSettings, Iter};
-use pipeline::runtime::connector::{BadInputPolicy, NoSettings, SinkConnector, SinkCtx};
+use pipeline::runtime::connector::{BadInputPolicy, NoSettings};
 use pipeline::runtime::exec::{PipelineBuilder, RunOptions};
-use pipeline::runtime::operator::Push;
 use rustc_hash::FxHashMap;
 use std::hint::black_box;
 
@@ -42,32 +44,6 @@ fn keep(x: &u64) -> bool {
 #[inline]
 fn key(x: &u64) -> u64 {
     x % KEYS
-}
-
-/// A sink that hands every record to `black_box`.
-#[derive(Clone, Copy)]
-struct BlackHole;
-
-struct BlackHoleWriter;
-
-impl<T> Push<T> for BlackHoleWriter {
-    #[inline]
-    fn push(&mut self, item: T) -> pipeline::Result<()> {
-        black_box(item);
-        Ok(())
-    }
-    fn finish(&mut self) -> pipeline::Result<()> {
-        Ok(())
-    }
-}
-
-impl<T> SinkConnector<T> for BlackHole {
-    type Settings = NoSettings;
-    const KIND: &'static str = "black_hole";
-    type Writer = BlackHoleWriter;
-    fn writers(self, _: NoSettings, ctx: &SinkCtx) -> pipeline::Result<Vec<BlackHoleWriter>> {
-        Ok((0..ctx.parallelism()).map(|_| BlackHoleWriter).collect())
-    }
 }
 
 /// The pipeline, built with the builder calls `pipeline!` expands into.

@@ -10,14 +10,15 @@
 //! 1,000 s of event time: 100 windows of 10 s, 1M results. Watermarks are
 //! bounded by 1 s. Prints events per second for each configuration.
 
+mod common;
+
+use common::BlackHole;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use pipeline::prelude::*;
 use pipeline::runtime::connector::generator::{Generator, GeneratorSettings};
-use pipeline::runtime::connector::{BadInputPolicy, NoSettings, SinkConnector, SinkCtx};
+use pipeline::runtime::connector::{BadInputPolicy, NoSettings};
 use pipeline::runtime::exec::{ExecMode, PipelineBuilder};
-use pipeline::runtime::operator::Push;
 use pipeline::runtime::window::{Tumbling, WatermarkStrategy};
-use std::hint::black_box;
 use std::time::Duration;
 
 const EVENTS: u64 = 10_000_000;
@@ -28,32 +29,6 @@ struct Tick {
     key: u64,
     #[event_time]
     at: i64,
-}
-
-/// A sink that hands every record to `black_box`.
-#[derive(Clone, Copy)]
-struct BlackHole;
-
-struct BlackHoleWriter;
-
-impl<T> Push<T> for BlackHoleWriter {
-    #[inline]
-    fn push(&mut self, item: T) -> pipeline::Result<()> {
-        black_box(item);
-        Ok(())
-    }
-    fn finish(&mut self) -> pipeline::Result<()> {
-        Ok(())
-    }
-}
-
-impl<T> SinkConnector<T> for BlackHole {
-    type Settings = NoSettings;
-    const KIND: &'static str = "black_hole";
-    type Writer = BlackHoleWriter;
-    fn writers(self, _: NoSettings, ctx: &SinkCtx) -> pipeline::Result<Vec<BlackHoleWriter>> {
-        Ok((0..ctx.parallelism()).map(|_| BlackHoleWriter).collect())
-    }
 }
 
 fn run(mode: ExecMode, parallelism: usize) {
