@@ -6,10 +6,10 @@ use std::hint::black_box;
 
 /// A sink that hands every record to `black_box`.
 #[derive(Clone, Copy)]
-pub struct BlackHole;
+pub(crate) struct BlackHole;
 
 /// One instance of [`BlackHole`].
-pub struct BlackHoleWriter;
+pub(crate) struct BlackHoleWriter;
 
 impl<T> Push<T> for BlackHoleWriter {
     #[inline]
