@@ -49,17 +49,36 @@
 //! | `aggregate(count())` | keyed | running count per key, emits `(key, n)` |
 //! | `aggregate(sum(f) \| min(f) \| max(f) \| avg(f))` | keyed | `f` is a field name or a closure |
 //! | `aggregate(EXPR)` | keyed | `EXPR` implements [`runtime::operator::Aggregate`] |
+//! | `aggregate(A, B, ..)` | keyed or windowed | several aggregates at once; results as a tuple |
+//! | `window(tumbling(10s))` | keyed | event-time windows; also `sliding(10s, 2s)`, `session(30s)`, `.offset(2s)` |
+//! | `window_all(..)` | any | one window over all records (no key) |
+//! | `allowed_lateness(5s)` | windowed | late records re-fire their window for this long |
+//! | `late_records(NAME)` | windowed | records too late for every window go to the new stream `NAME` |
+//! | `aggregate(..)` | windowed | one [`Windowed`](runtime::window::Windowed) result per key and window; `top(n, f)` keeps the n largest |
+//! | `process(\|key, window, records\| ..)` | windowed | a function of all of a window's records |
+//!
+//! Windows follow Flink's semantics: `[start, end)` aligned to the epoch
+//! (plus offset), fired when the watermark reaches `end - 1`. Watermarks come
+//! from sources given `watermark: bounded(2s)` or `watermark: monotonic`; the
+//! records must have an event time (`#[derive(Event)]` with an
+//! `#[event_time]` field). Records too late for every window are counted as
+//! "late dropped" unless `late_records(NAME)` takes them.
+//!
+//! A pipeline runs continuously by default; `mode micro_batch(500ms);` in the
+//! pipeline (or `run --mode micro-batch --batch-interval 500ms`) cuts each
+//! source's input into batches processed whole, with watermarks and output
+//! at batch ends.
 //!
 //! Connectors (options in brackets are optional; `format` is `text`, `json`
 //! or `csv` for sources, and also `debug` for sinks):
 //!
 //! | source | options |
 //! |---|---|
-//! | `socket` | `[host]`, `[port]`, `[retries]`, `[retry_delay: 1s]`, `[reconnect]`, `[format]`, `[on_error]` |
-//! | `file` | `path` (a file or a directory), `[header]`, `[format]`, `[on_error]` |
-//! | `stdin` | `[format]`, `[on_error]` |
-//! | `generator` | `record: \|i: u64\| ..`, `[count]`, `[rate]` (records per second) |
-//! | `iter` | `items: EXPR` (anything `IntoIterator`) |
+//! | `socket` | `[host]`, `[port]`, `[retries]`, `[retry_delay: 1s]`, `[reconnect]`, `[format]`, `[on_error]`, `[watermark]` |
+//! | `file` | `path` (a file or a directory), `[header]`, `[format]`, `[on_error]`, `[watermark]` |
+//! | `stdin` | `[format]`, `[on_error]`, `[watermark]` |
+//! | `generator` | `record: \|i: u64\| ..`, `[count]`, `[rate]` (records per second), `[watermark]` |
+//! | `iter` | `items: EXPR` (anything `IntoIterator`), `[watermark]` |
 //!
 //! | sink | options |
 //! |---|---|
