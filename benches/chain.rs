@@ -18,7 +18,7 @@ use common::BlackHole;
 use criterion::BatchSize;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use pipeline::runtime::connector::generator::{Generator, GeneratorSettings, Iter};
-use pipeline::runtime::connector::{BadInputPolicy, NoSettings};
+use pipeline::runtime::connector::{BadInputPolicy, NoSettings, SourceConnector};
 use pipeline::runtime::exec::{PipelineBuilder, RunOptions};
 use rustc_hash::FxHashMap;
 use std::hint::black_box;
@@ -46,46 +46,33 @@ fn key(x: &u64) -> u64 {
     x % KEYS
 }
 
-/// The pipeline, built with the builder calls `pipeline!` expands into.
-fn run_pipeline(parallelism: usize) {
+/// The pipeline, built with the builder calls `pipeline!` expands into,
+/// over `source`.
+fn run_chain<C: SourceConnector<u64>>(parallelism: usize, source: C, settings: C::Settings) {
     let b = PipelineBuilder::new("Chain", RunOptions::default().with_parallelism(parallelism));
+    b.source("records", source, settings, BadInputPolicy::Fail)
+        .expect("the source is valid")
+        .map(transform)
+        .filter(keep)
+        .key_by(key)
+        .aggregate(|a| a.count())
+        .sink("out", BlackHole, NoSettings {})
+        .expect("the sink is valid");
+    b.run().expect("the pipeline runs");
+}
+
+/// The pipeline over generated records.
+fn run_pipeline(parallelism: usize) {
     let settings = GeneratorSettings {
         count: Some(RECORDS),
         rate: None,
     };
-    b.source(
-        "records",
-        Generator::new(record),
-        settings,
-        BadInputPolicy::Fail,
-    )
-    .expect("the source is valid")
-    .map(transform)
-    .filter(keep)
-    .key_by(key)
-    .aggregate(|a| a.count())
-    .sink("out", BlackHole, NoSettings {})
-    .expect("the sink is valid");
-    b.run().expect("the pipeline runs");
+    run_chain(parallelism, Generator::new(record), settings);
 }
 
 /// The pipeline over records already in memory.
 fn run_pipeline_in_memory(records: Vec<u64>) {
-    let b = PipelineBuilder::new("Chain", RunOptions::default());
-    b.source(
-        "records",
-        Iter::new(records),
-        NoSettings {},
-        BadInputPolicy::Fail,
-    )
-    .expect("the source is valid")
-    .map(transform)
-    .filter(keep)
-    .key_by(key)
-    .aggregate(|a| a.count())
-    .sink("out", BlackHole, NoSettings {})
-    .expect("the sink is valid");
-    b.run().expect("the pipeline runs");
+    run_chain(1, Iter::new(records), NoSettings {});
 }
 
 /// The same work as a plain loop over records in memory.

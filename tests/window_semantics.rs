@@ -62,14 +62,26 @@ fn run<P: PipelineDef>(evs: &[Ev], parallelism: usize) -> Results {
 /// Runs `P` over `evs`. In micro-batch mode the source is slowed down
 /// (4,000 records/s) so the input spans several batches.
 fn run_in<P: PipelineDef>(evs: &[Ev], parallelism: usize, mode: ExecMode) -> Results {
+    let rate = (mode != ExecMode::Continuous).then_some(4_000);
+    run_at::<P>(evs, parallelism, mode, rate)
+}
+
+/// Runs `P` over `evs` with the source limited to `rate` records/s, and
+/// collects one result per key and window (failing if one fires twice).
+fn run_at<P: PipelineDef>(
+    evs: &[Ev],
+    parallelism: usize,
+    mode: ExecMode,
+    rate: Option<u64>,
+) -> Results {
     EVENTS.with(|e| *e.borrow_mut() = evs.to_vec());
     let mut opts = RunOptions::default()
         .with_parallelism(parallelism)
         .with_mode(mode)
         .with_setting(&format!("evs.count={}", evs.len()))
         .unwrap();
-    if mode != ExecMode::Continuous {
-        opts = opts.with_setting("evs.rate=4000").unwrap();
+    if let Some(rate) = rate {
+        opts = opts.with_setting(&format!("evs.rate={rate}")).unwrap();
     }
     let out = P::run_with(opts).unwrap();
     let got: Vec<Windowed<u8, u64>> = out.collected("out").unwrap();
@@ -399,20 +411,7 @@ pipeline! {
 /// Runs `P` with the source slowed to about 50 records per batch, so
 /// watermarks advance and windows fire while input is still arriving.
 fn run_paced<P: PipelineDef>(evs: &[Ev], parallelism: usize) -> Results {
-    EVENTS.with(|e| *e.borrow_mut() = evs.to_vec());
-    let opts = RunOptions::default()
-        .with_parallelism(parallelism)
-        .with_setting(&format!("evs.count={}", evs.len()))
-        .unwrap()
-        .with_setting("evs.rate=5000")
-        .unwrap();
-    let out = P::run_with(opts).unwrap();
-    let mut results = Results::new();
-    for w in out.collected::<Windowed<u8, u64>>("out").unwrap() {
-        let previous = results.insert((w.key, w.start.as_millis(), w.end.as_millis()), w.value);
-        assert!(previous.is_none(), "window fired twice: {w:?}");
-    }
-    results
+    run_at::<P>(evs, parallelism, ExecMode::Continuous, Some(5_000))
 }
 
 proptest! {
