@@ -323,36 +323,46 @@ fn records_too_late_for_their_windows_can_go_to_a_stream() {
 }
 
 pipeline! {
-    pipeline LateTimers {
-        source evs: Ev = generator(count: 3, rate: 10, watermark: bounded(1s),
-            record: |i: u64| Ev { key: 0, ts: [1_000, 15_000, 22_000][i as usize], value: 0 });
+    pipeline TenSecondsLateness {
+        source evs: Ev = generator(rate: 10, watermark: bounded(1s), record: record());
         evs -> key_by(|e: &Ev| e.key)
             -> window(tumbling(10s))
             -> allowed_lateness(10s)
             -> aggregate(count())
             -> sink collect(name: "out");
     }
+}
+
+/// `(window start, count)` in firing order, for key-0 records at `times`
+/// arriving one per batch (so a watermark follows each).
+fn firings_with_ten_seconds_lateness(times: &[i64]) -> Vec<(i64, u64)> {
+    let evs: Vec<Ev> = times
+        .iter()
+        .map(|&ts| Ev {
+            key: 0,
+            ts,
+            value: 0,
+        })
+        .collect();
+    EVENTS.with(|e| *e.borrow_mut() = evs);
+    let opts = RunOptions::default()
+        .with_setting(&format!("evs.count={}", times.len()))
+        .unwrap();
+    let got: Vec<Windowed<u8, u64>> = TenSecondsLateness::run_with(opts)
+        .unwrap()
+        .collected("out")
+        .unwrap();
+    got.iter().map(|w| (w.start.as_millis(), w.value)).collect()
 }
 
 #[test]
 fn a_window_kept_for_lateness_fires_once_however_many_timers_its_key_has() {
     // [0, 10s) is purged at 19.999s, the instant [10s, 20s) fires: the key
     // has two timers there (and one more from the window's creation).
-    let got: Vec<Windowed<u8, u64>> = LateTimers::run_default().unwrap().collected("out").unwrap();
-    let fired: Vec<(i64, u64)> = got.iter().map(|w| (w.start.as_millis(), w.value)).collect();
-    assert_eq!(fired, vec![(0, 1), (10_000, 1), (20_000, 1)]);
-}
-
-pipeline! {
-    pipeline LateNewWindow {
-        source evs: Ev = generator(count: 3, rate: 10, watermark: bounded(1s),
-            record: |i: u64| Ev { key: 0, ts: [15_000, 5_000, 22_000][i as usize], value: 0 });
-        evs -> key_by(|e: &Ev| e.key)
-            -> window(tumbling(10s))
-            -> allowed_lateness(10s)
-            -> aggregate(count())
-            -> sink collect(name: "out");
-    }
+    assert_eq!(
+        firings_with_ten_seconds_lateness(&[1_000, 15_000, 22_000]),
+        vec![(0, 1), (10_000, 1), (20_000, 1)]
+    );
 }
 
 #[test]
@@ -360,12 +370,10 @@ fn a_window_first_made_by_a_late_record_fires_once() {
     // 5s arrives after the watermark passed [0, 10s) (13.999s) but within
     // its lateness: the new window fires at once, and not again when the
     // watermark moves on (20.999s).
-    let got: Vec<Windowed<u8, u64>> = LateNewWindow::run_default()
-        .unwrap()
-        .collected("out")
-        .unwrap();
-    let fired: Vec<(i64, u64)> = got.iter().map(|w| (w.start.as_millis(), w.value)).collect();
-    assert_eq!(fired, vec![(0, 1), (10_000, 1), (20_000, 1)]);
+    assert_eq!(
+        firings_with_ten_seconds_lateness(&[15_000, 5_000, 22_000]),
+        vec![(0, 1), (10_000, 1), (20_000, 1)]
+    );
 }
 
 pipeline! {

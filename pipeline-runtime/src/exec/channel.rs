@@ -230,85 +230,39 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
     }
 }
 
-/// Sends every record to one downstream instance.
-#[derive(Debug)]
-pub(crate) struct ForwardSender<T> {
-    target: Sender<Message<T>>,
-    buf: Vec<T>,
-    from: usize,
+/// How a [`Buffered`] sender delivers: to one channel, or a copy to each of
+/// several (fan-out).
+pub(crate) trait Deliver<T> {
+    /// Sends a full or flushed batch.
+    fn batch(&mut self, batch: Vec<T>) -> Result<()>;
+    /// Sends a control message to every target.
+    fn control(&mut self, message: impl Fn() -> Message<T>) -> Result<()>;
 }
 
-impl<T> ForwardSender<T> {
-    pub(crate) fn new(target: Sender<Message<T>>, from: usize) -> Self {
-        ForwardSender {
-            target,
-            buf: Vec::with_capacity(BATCH),
-            from,
-        }
-    }
+/// One target channel.
+#[derive(Debug)]
+pub(crate) struct One<T> {
+    target: Sender<Message<T>>,
+}
 
-    fn send_buf(&mut self) -> Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+impl<T> Deliver<T> for One<T> {
+    fn batch(&mut self, batch: Vec<T>) -> Result<()> {
         send(&self.target, Message::Batch(batch))
     }
-}
 
-impl<T> Push<T> for ForwardSender<T> {
-    #[inline]
-    fn push(&mut self, item: T) -> Result<()> {
-        self.buf.push(item);
-        if self.buf.len() >= BATCH {
-            self.send_buf()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.send_buf()
-    }
-
-    fn watermark(&mut self, at: Timestamp) -> Result<()> {
-        self.send_buf()?;
-        send(
-            &self.target,
-            Message::Watermark {
-                from: self.from,
-                at,
-            },
-        )
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.send_buf()?;
-        send(&self.target, Message::End { from: self.from })
+    fn control(&mut self, message: impl Fn() -> Message<T>) -> Result<()> {
+        send(&self.target, message())
     }
 }
 
-/// Sends a copy of every record to each of several consumers (fan-out).
+/// Several consumers' channels, each with this sender alone in slot 0.
 #[derive(Debug)]
-pub(crate) struct BroadcastSender<T> {
+pub(crate) struct Copies<T> {
     targets: Vec<Sender<Message<T>>>,
-    buf: Vec<T>,
 }
 
-impl<T> BroadcastSender<T> {
-    pub(crate) fn new(targets: Vec<Sender<Message<T>>>) -> Self {
-        BroadcastSender {
-            targets,
-            buf: Vec::with_capacity(BATCH),
-        }
-    }
-}
-
-impl<T: Clone> BroadcastSender<T> {
-    fn send_buf(&mut self) -> Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+impl<T: Clone> Deliver<T> for Copies<T> {
+    fn batch(&mut self, batch: Vec<T>) -> Result<()> {
         if let Some((last, rest)) = self.targets.split_last() {
             for tx in rest {
                 send(tx, Message::Batch(batch.clone()))?;
@@ -317,9 +271,62 @@ impl<T: Clone> BroadcastSender<T> {
         }
         Ok(())
     }
+
+    fn control(&mut self, message: impl Fn() -> Message<T>) -> Result<()> {
+        for tx in &self.targets {
+            send(tx, message())?;
+        }
+        Ok(())
+    }
 }
 
-impl<T: Clone> Push<T> for BroadcastSender<T> {
+/// Buffers records into batches and hands them to `D`; control messages
+/// follow the records buffered before them.
+#[derive(Debug)]
+pub(crate) struct Buffered<T, D> {
+    deliver: D,
+    buf: Vec<T>,
+    /// This sender's slot at its targets (in control messages).
+    from: usize,
+}
+
+/// Sends every record to one downstream instance.
+pub(crate) type ForwardSender<T> = Buffered<T, One<T>>;
+
+/// Sends a copy of every record to each of several consumers (fan-out).
+pub(crate) type BroadcastSender<T> = Buffered<T, Copies<T>>;
+
+impl<T> ForwardSender<T> {
+    pub(crate) fn new(target: Sender<Message<T>>, from: usize) -> Self {
+        Buffered {
+            deliver: One { target },
+            buf: Vec::with_capacity(BATCH),
+            from,
+        }
+    }
+}
+
+impl<T> BroadcastSender<T> {
+    pub(crate) fn new(targets: Vec<Sender<Message<T>>>) -> Self {
+        Buffered {
+            deliver: Copies { targets },
+            buf: Vec::with_capacity(BATCH),
+            from: 0,
+        }
+    }
+}
+
+impl<T, D: Deliver<T>> Buffered<T, D> {
+    fn send_buf(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+        self.deliver.batch(batch)
+    }
+}
+
+impl<T, D: Deliver<T>> Push<T> for Buffered<T, D> {
     #[inline]
     fn push(&mut self, item: T) -> Result<()> {
         self.buf.push(item);
@@ -335,19 +342,14 @@ impl<T: Clone> Push<T> for BroadcastSender<T> {
 
     fn watermark(&mut self, at: Timestamp) -> Result<()> {
         self.send_buf()?;
-        // Each consumer's channel has this sender alone, in slot 0.
-        for tx in &self.targets {
-            send(tx, Message::Watermark { from: 0, at })?;
-        }
-        Ok(())
+        let from = self.from;
+        self.deliver.control(|| Message::Watermark { from, at })
     }
 
     fn finish(&mut self) -> Result<()> {
         self.send_buf()?;
-        for tx in &self.targets {
-            send(tx, Message::End { from: 0 })?;
-        }
-        Ok(())
+        let from = self.from;
+        self.deliver.control(|| Message::End { from })
     }
 }
 
