@@ -291,6 +291,7 @@ fn check_chain(
             }
         }
     }
+    ops::window::check_chain(chain, cx);
     if let Some(sink) = &chain.sink {
         check_connector(sink, Role::Sink, cx);
     }
@@ -355,6 +356,16 @@ fn check_connector(connector: &Connector, role: Role, cx: &mut Ctxt) {
             continue;
         };
         check_value(spec, &key, kind, &opt.value, cx);
+        let watermarked = connector
+            .option("watermark")
+            .and_then(|w| watermark_spec(&w.value).ok())
+            .is_some_and(|w| w != WatermarkSpec::None);
+        if kind == OptKind::WatermarkTuning && !watermarked {
+            cx.error_spanned_by(
+                &opt.key,
+                format!("`{key}` tunes event-time watermarks, but this source has none; add `watermark: bounded(..)` or `watermark: monotonic`"),
+            );
+        }
     }
     for required in spec.required {
         if connector.option(required).is_none() {
@@ -399,7 +410,12 @@ fn check_value(spec: &ConnectorSpec, key: &str, kind: OptKind, value: &Expr, cx:
             }
         }
         OptKind::Watermark => {
-            if let Err(e) = watermark_millis(value) {
+            if let Err(e) = watermark_spec(value) {
+                cx.push(e);
+            }
+        }
+        OptKind::WatermarkTuning => {
+            if let Err(e) = tuning_millis(key, value) {
                 cx.push(e);
             }
         }
@@ -449,12 +465,23 @@ pub(crate) fn mode_millis(value: &Expr) -> syn::Result<Option<u64>> {
     }
 }
 
-/// A watermark strategy: `monotonic` (`None`) or `bounded(DURATION)`
-/// (`Some(ms)`, at least 1ms).
-pub(crate) fn watermark_millis(value: &Expr) -> syn::Result<Option<u64>> {
-    let usage = "`watermark` takes `bounded(2s)` (records at most that much out of order) or `monotonic` (records in order)";
+/// A source's watermarks as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WatermarkSpec {
+    /// `none`: the source has no event time (processing time only).
+    None,
+    /// `monotonic`: records in time order.
+    Monotonic,
+    /// `bounded(DURATION)`: records out of order by at most this many ms.
+    Bounded(u64),
+}
+
+/// Reads a `watermark` option.
+pub(crate) fn watermark_spec(value: &Expr) -> syn::Result<WatermarkSpec> {
+    let usage = "`watermark` takes `bounded(2s)` (records at most that much out of order), `monotonic` (records in order) or `none` (no event time)";
     match value {
-        Expr::Path(p) if p.path.is_ident("monotonic") => Ok(None),
+        Expr::Path(p) if p.path.is_ident("monotonic") => Ok(WatermarkSpec::Monotonic),
+        Expr::Path(p) if p.path.is_ident("none") => Ok(WatermarkSpec::None),
         Expr::Call(call) if matches!(&*call.func, Expr::Path(p) if p.path.is_ident("bounded")) => {
             let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
                 return Err(syn::Error::new(call.span(), usage));
@@ -464,10 +491,25 @@ pub(crate) fn watermark_millis(value: &Expr) -> syn::Result<Option<u64>> {
                     arg.span(),
                     "a watermark bound of zero means records are in order; write `watermark: monotonic` for that",
                 )),
-                ms => Ok(Some(ms)),
+                ms => Ok(WatermarkSpec::Bounded(ms)),
             }
         }
         _ => Err(syn::Error::new(value.span(), usage)),
+    }
+}
+
+/// Reads `idle_timeout: DURATION` or `max_ahead: DURATION | none`
+/// (`None` for `none`).
+pub(crate) fn tuning_millis(key: &str, value: &Expr) -> syn::Result<Option<u64>> {
+    match value {
+        Expr::Path(p) if key == "max_ahead" && p.path.is_ident("none") => Ok(None),
+        _ => match duration_millis(value)? {
+            0 => Err(syn::Error::new(
+                value.span(),
+                format!("`{key}` must be at least 1ms"),
+            )),
+            ms => Ok(Some(ms)),
+        },
     }
 }
 

@@ -2,7 +2,10 @@
 //! `PipelineDef`, whose `build` calls the typed stream builders stage by
 //! stage, each call spanned at the user's tokens.
 
-use crate::analyze::{Analysis, duration_millis, format_name, mode_millis, watermark_millis};
+use crate::analyze::{
+    Analysis, WatermarkSpec, duration_millis, format_name, mode_millis, tuning_millis,
+    watermark_spec,
+};
 use crate::connectors::{self, OptKind, Role, format_value, setting};
 use crate::ops::{self, StageCx};
 use crate::parse::{Chain, Connector, PipelineDef, Statement};
@@ -187,7 +190,8 @@ fn settings(
             | OptKind::Policy
             | OptKind::Code
             | OptKind::Name
-            | OptKind::Watermark => None,
+            | OptKind::Watermark
+            | OptKind::WatermarkTuning => None,
         }
     });
     quote! {{
@@ -239,14 +243,35 @@ fn source(
     let fan = vars.defined(name);
     // Watermarks come right after the source, spanned at the option: a
     // record type without event time is reported there.
-    let watermarks = connector.option("watermark").map(|opt| {
+    let watermarks = connector.option("watermark").and_then(|opt| {
         let span = opt.value.span();
-        let strategy = match watermark_millis(&opt.value).ok().flatten() {
-            Some(ms) => quote_spanned!(span=> #rt::window::WatermarkStrategy::bounded(::core::time::Duration::from_millis(#ms))?),
-            None => quote_spanned!(span=> #rt::window::WatermarkStrategy::monotonic()),
+        let d = |ms: u64| quote!(::core::time::Duration::from_millis(#ms));
+        let mut strategy = match watermark_spec(&opt.value).ok()? {
+            WatermarkSpec::None => return None,
+            WatermarkSpec::Bounded(ms) => {
+                let ms = d(ms);
+                quote_spanned!(span=> #rt::window::WatermarkStrategy::bounded(#ms)?)
+            }
+            WatermarkSpec::Monotonic => {
+                quote_spanned!(span=> #rt::window::WatermarkStrategy::monotonic())
+            }
         };
+        let tuning = |key: &str| {
+            let opt = connector.option(key)?;
+            Some(tuning_millis(key, &opt.value).ok()?.map(d))
+        };
+        if let Some(Some(idle)) = tuning("idle_timeout") {
+            strategy = quote_spanned!(span=> #strategy.with_idle_timeout(#idle)?);
+        }
+        if let Some(ahead) = tuning("max_ahead") {
+            let ahead = match ahead {
+                Some(ms) => quote!(::core::option::Option::Some(#ms)),
+                None => quote!(::core::option::Option::None),
+            };
+            strategy = quote_spanned!(span=> #strategy.with_max_ahead(#ahead));
+        }
         let method = Ident::new("with_watermarks", span);
-        quote_spanned!(span=> let #name = #name.#method(#strategy);)
+        Some(quote_spanned!(span=> let #name = #name.#method(#strategy);))
     });
     // The call is spanned at the declared record type: a format that cannot
     // produce that type is reported there.

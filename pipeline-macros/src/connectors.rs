@@ -37,8 +37,11 @@ pub(crate) enum OptKind {
     Code,
     /// `name: "..."`, the sink's name.
     Name,
-    /// `watermark: bounded(2s) | monotonic`.
+    /// `watermark: bounded(2s) | monotonic | none`.
     Watermark,
+    /// A duration (or `none`) that tunes watermarks: `idle_timeout`,
+    /// `max_ahead`; only with `watermark`.
+    WatermarkTuning,
 }
 
 /// A connector as the DSL sees it.
@@ -66,6 +69,8 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("format", OptKind::Format),
             ("on_error", OptKind::Policy),
             ("watermark", OptKind::Watermark),
+            ("idle_timeout", OptKind::WatermarkTuning),
+            ("max_ahead", OptKind::WatermarkTuning),
         ],
         required: &[],
         formats: TEXT_IN,
@@ -79,6 +84,8 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("format", OptKind::Format),
             ("on_error", OptKind::Policy),
             ("watermark", OptKind::Watermark),
+            ("idle_timeout", OptKind::WatermarkTuning),
+            ("max_ahead", OptKind::WatermarkTuning),
         ],
         required: &["path"],
         formats: TEXT_IN,
@@ -90,6 +97,8 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("format", OptKind::Format),
             ("on_error", OptKind::Policy),
             ("watermark", OptKind::Watermark),
+            ("idle_timeout", OptKind::WatermarkTuning),
+            ("max_ahead", OptKind::WatermarkTuning),
         ],
         required: &[],
         formats: TEXT_IN,
@@ -102,6 +111,8 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("rate", OptKind::OptInt),
             ("record", OptKind::Code),
             ("watermark", OptKind::Watermark),
+            ("idle_timeout", OptKind::WatermarkTuning),
+            ("max_ahead", OptKind::WatermarkTuning),
         ],
         required: &["record"],
         formats: &[],
@@ -109,7 +120,9 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
     ConnectorSpec {
         name: "iter",
         role: Role::Source,
-        options: &[("items", OptKind::Code), ("watermark", OptKind::Watermark)],
+        options: &[("items", OptKind::Code), ("watermark", OptKind::Watermark),
+            ("idle_timeout", OptKind::WatermarkTuning),
+            ("max_ahead", OptKind::WatermarkTuning)],
         required: &["items"],
         formats: &[],
     },

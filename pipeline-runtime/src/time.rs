@@ -38,6 +38,24 @@ impl Timestamp {
     pub const fn as_millis(self) -> i64 {
         self.0
     }
+
+    /// The wall clock now (processing time).
+    ///
+    /// ```
+    /// use pipeline_runtime::Timestamp;
+    /// assert!(Timestamp::now() > Timestamp::from_millis(1_600_000_000_000));
+    /// ```
+    pub fn now() -> Self {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// This time plus `ms` milliseconds, saturating at the ends of time.
+    pub const fn plus_millis(self, ms: i64) -> Self {
+        Timestamp(self.0.saturating_add(ms))
+    }
 }
 
 impl std::fmt::Display for Timestamp {

@@ -8,7 +8,7 @@
 mod aggregate;
 mod closure;
 mod union;
-mod window;
+pub(crate) mod window;
 
 use crate::analyze::Ctxt;
 use crate::parse::StageCall;
@@ -49,6 +49,7 @@ pub(crate) const STAGES: &[StageSpec] = &[
     window::WINDOW_ALL,
     window::ALLOWED_LATENESS,
     window::LATE_RECORDS,
+    window::TRIGGER,
 ];
 
 /// The stage called `name`.

@@ -1,11 +1,12 @@
-//! `window(tumbling(SIZE) | sliding(SIZE, SLIDE) | session(GAP))`, each
-//! optionally followed by `.offset(OFFSET)` (tumbling and sliding), and
-//! `allowed_lateness(DURATION)`.
+//! `window(tumbling(SIZE) | sliding(SIZE, SLIDE) | session(GAP) | global)`,
+//! each optionally followed by `.offset(OFFSET)` (tumbling and sliding) and
+//! `.processing_time()`; `allowed_lateness(DURATION)`, `late_records(NAME)`
+//! and `trigger(count(N) | every(INTERVAL))`.
 
 use super::{StageCx, StageSpec, expect_args, no_inputs};
 use crate::analyze::{Ctxt, duration_millis};
 use crate::codegen::runtime;
-use crate::parse::StageCall;
+use crate::parse::{Chain, StageCall};
 use crate::suggest;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -60,34 +61,74 @@ pub(crate) const ALLOWED_LATENESS: StageSpec = StageSpec {
     defines: no_inputs,
 };
 
-const ASSIGNERS: &[&str] = &["tumbling", "sliding", "session"];
+pub(crate) const TRIGGER: StageSpec = StageSpec {
+    name: "trigger",
+    check: check_trigger,
+    expand: expand_trigger,
+    inputs: no_inputs,
+    defines: no_inputs,
+};
 
-/// A window as written: its kind, durations in milliseconds, and offset.
+const ASSIGNERS: &[&str] = &["tumbling", "sliding", "session", "global"];
+
+/// A window as written: its kind, durations in milliseconds, offset, and
+/// whether it is of processing time.
 struct Spec<'a> {
     kind: &'a Ident,
     millis: Vec<u64>,
     offset: Option<u64>,
+    processing: bool,
 }
 
 fn parse<'a>(expr: &'a Expr, cx: &mut Ctxt) -> Option<Spec<'a>> {
-    let (call, offset) = match expr {
-        Expr::MethodCall(m) if m.method == "offset" => {
-            let [arg] = m.args.iter().collect::<Vec<_>>()[..] else {
+    // Modifiers, outermost first: `.offset(2s)`, `.processing_time()`.
+    let (mut call, mut offset, mut processing) = (expr, None, false);
+    while let Expr::MethodCall(m) = call {
+        match m.method.to_string().as_str() {
+            "offset" => {
+                let [arg] = m.args.iter().collect::<Vec<_>>()[..] else {
+                    cx.error(
+                        m.method.span(),
+                        "`offset` takes one duration, as in `.offset(2s)`",
+                    );
+                    return None;
+                };
+                offset = Some(duration_millis(arg).map_err(|e| cx.push(e)).ok()?);
+            }
+            "processing_time" if m.args.is_empty() => processing = true,
+            other => {
+                let hint = suggest::did_you_mean(other, ["offset", "processing_time"]);
                 cx.error(
                     m.method.span(),
-                    "`offset` takes one duration, as in `.offset(2s)`",
+                    format!("unknown window modifier `{other}`{hint} (the modifiers are `.offset(2s)` and `.processing_time()`)"),
                 );
                 return None;
-            };
-            let ms = duration_millis(arg).map_err(|e| cx.push(e)).ok()?;
-            (&*m.receiver, Some(ms))
+            }
         }
-        other => (other, None),
-    };
+        call = &m.receiver;
+    }
+    if let Expr::Path(p) = call
+        && let Some(kind) = p.path.get_ident()
+        && kind == "global"
+    {
+        if offset.is_some() || processing {
+            cx.error(
+                expr.span(),
+                "the `global` window spans all time, so it takes no `offset` and no `processing_time`",
+            );
+            return None;
+        }
+        return Some(Spec {
+            kind,
+            millis: Vec::new(),
+            offset,
+            processing,
+        });
+    }
     let Expr::Call(call) = call else {
         cx.error(
             expr.span(),
-            "expected a window such as `tumbling(10s)`, `sliding(10s, 2s)` or `session(30s)`",
+            "expected a window such as `tumbling(10s)`, `sliding(10s, 2s)`, `session(30s)` or `global`",
         );
         return None;
     };
@@ -111,7 +152,7 @@ fn parse<'a>(expr: &'a Expr, cx: &mut Ctxt) -> Option<Spec<'a>> {
         "sliding" => 2,
         _ => {
             let hint = suggest::did_you_mean(&name, ASSIGNERS.iter().copied());
-            cx.error(kind.span(), format!("unknown window `{name}`{hint} (windows are `tumbling(SIZE)`, `sliding(SIZE, SLIDE)` and `session(GAP)`)"));
+            cx.error(kind.span(), format!("unknown window `{name}`{hint} (windows are `tumbling(SIZE)`, `sliding(SIZE, SLIDE)`, `session(GAP)` and `global`)"));
             return None;
         }
     };
@@ -179,6 +220,7 @@ fn parse<'a>(expr: &'a Expr, cx: &mut Ctxt) -> Option<Spec<'a>> {
         kind,
         millis,
         offset,
+        processing,
     })
 }
 
@@ -219,6 +261,7 @@ fn expand_with(stage: &StageCall, method: &Ident, _cx: &StageCx) -> TokenStream 
             let (size, slide) = (d(spec.millis[0]), d(spec.millis[1]));
             quote_spanned!(span=> #rt::window::Sliding::new(#size, #slide)?)
         }
+        "global" => quote_spanned!(span=> #rt::window::Global),
         _ => {
             let gap = d(spec.millis[0]);
             quote_spanned!(span=> #rt::window::Session::new(#gap)?)
@@ -228,7 +271,13 @@ fn expand_with(stage: &StageCall, method: &Ident, _cx: &StageCx) -> TokenStream 
         let o = d(o);
         assigner = quote_spanned!(span=> #assigner.with_offset(#o)?);
     }
-    quote_spanned! {method.span()=> let __s = __s.#method(#assigner);}
+    if spec.processing {
+        assigner = quote_spanned!(span=> #rt::window::ProcessingTime(#assigner));
+    }
+    // Bound first, so that a record type the window cannot take is
+    // reported at `window`, not at the runtime's paths.
+    let w = Ident::new("__window", method.span());
+    quote_spanned! {method.span()=> let #w = #assigner; let __s = __s.#method(#w);}
 }
 
 fn check_lateness(stage: &StageCall, cx: &mut Ctxt) {
@@ -248,4 +297,125 @@ fn expand_lateness(stage: &StageCall, _cx: &StageCx) -> TokenStream {
         .and_then(|a| duration_millis(a).ok())
         .unwrap_or_default();
     quote_spanned! {method.span()=> let __s = __s.#method(::core::time::Duration::from_millis(#ms));}
+}
+
+/// A trigger as written: `count(N)` or `every(DURATION)` (in ms).
+enum TriggerSpec {
+    Count(u64),
+    Every(u64),
+}
+
+fn parse_trigger(stage: &StageCall, cx: &mut Ctxt) -> Option<TriggerSpec> {
+    let usage = "`trigger` takes `count(100)` (fire a `global` window every 100 records) or `every(1s)` (emit results so far every second)";
+    let [Expr::Call(call)] = stage.args.as_slice() else {
+        cx.error(stage.args_span(), usage);
+        return None;
+    };
+    let name = match &*call.func {
+        Expr::Path(p) => p.path.get_ident().map(Ident::to_string),
+        _ => None,
+    };
+    let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+        cx.error(call.span(), usage);
+        return None;
+    };
+    match name.as_deref() {
+        Some("count") => {
+            let n = match arg {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n),
+                    ..
+                }) => n.base10_parse::<u64>().ok(),
+                _ => None,
+            };
+            match n {
+                Some(n) if n > 0 => Some(TriggerSpec::Count(n)),
+                _ => {
+                    cx.error(arg.span(), "`count` takes a whole number of records, at least 1");
+                    None
+                }
+            }
+        }
+        Some("every") => match duration_millis(arg) {
+            Ok(0) => {
+                cx.error(arg.span(), "`every` needs an interval of at least 1ms");
+                None
+            }
+            Ok(ms) => Some(TriggerSpec::Every(ms)),
+            Err(e) => {
+                cx.push(e);
+                None
+            }
+        },
+        _ => {
+            cx.error(call.func.span(), usage);
+            None
+        }
+    }
+}
+
+fn check_trigger(stage: &StageCall, cx: &mut Ctxt) {
+    parse_trigger(stage, cx);
+}
+
+fn expand_trigger(stage: &StageCall, _cx: &StageCx) -> TokenStream {
+    let rt = runtime();
+    let method = &stage.name;
+    let trigger = match parse_trigger(stage, &mut Ctxt::default()) {
+        Some(TriggerSpec::Count(n)) => quote!(#rt::window::Trigger::count(#n)?),
+        Some(TriggerSpec::Every(ms)) => {
+            quote!(#rt::window::Trigger::every(::core::time::Duration::from_millis(#ms))?)
+        }
+        None => return TokenStream::new(),
+    };
+    quote_spanned! {method.span()=> let __s = __s.#method(#trigger)?;}
+}
+
+/// Checks how window stages follow each other in a chain: a `trigger`
+/// belongs to a window, `count` to a `global` one, and a `global` window
+/// needs a trigger, or it would never emit before the input ends.
+pub(crate) fn check_chain(chain: &Chain, cx: &mut Ctxt) {
+    // The open window: its stage, whether it is global, and whether it
+    // has a trigger.
+    let mut open: Option<(&StageCall, bool, bool)> = None;
+    for stage in &chain.stages {
+        match stage.name.to_string().as_str() {
+            "window" | "window_all" => {
+                let global = stage
+                    .args
+                    .first()
+                    .and_then(|a| parse(a, &mut Ctxt::default()))
+                    .is_some_and(|s| s.kind == "global");
+                open = Some((stage, global, false));
+            }
+            "trigger" => match &mut open {
+                None => cx.error(
+                    stage.name.span(),
+                    "`trigger` fires windows, so it goes right after `window(..)`",
+                ),
+                Some((_, global, triggered)) => {
+                    *triggered = true;
+                    if !*global
+                        && let Some(TriggerSpec::Count(_)) =
+                            parse_trigger(stage, &mut Ctxt::default())
+                    {
+                        cx.error(
+                            stage.args_span(),
+                            "`count(n)` triggers fire `global` windows; for early results from a time window use `trigger(every(1s))`",
+                        );
+                    }
+                }
+            },
+            "allowed_lateness" | "late_records" => {}
+            _ => {
+                if let Some((window, true, false)) = open {
+                    cx.error(
+                        window.args_span(),
+                        "a `global` window never ends, so it would emit nothing until the input does; add `-> trigger(count(100))` or `-> trigger(every(5s))` after it",
+                    );
+                }
+                open = None;
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! instances, optionally rate-limited), or any iterator.
 
 use super::{NoSettings, SourceConnector, SourceCtx};
-use crate::exec::channel::BATCH;
+use crate::exec::channel::{BATCH, TICK};
 use crate::exec::origin::{Fill, Origin, RunEnv};
 use crate::{ConfigError, Result};
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,19 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
     }
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        if let (Some(rate), Some(started)) = (self.rate, self.started) {
+            // The records made so far are due by then: wait for that, a
+            // tick at most, so the task still sees the clock move.
+            let ahead = Duration::try_from_secs_f64(self.made as f64 / rate)
+                .ok()
+                .and_then(|d| (started + d).checked_duration_since(Instant::now()));
+            if let Some(wait) = ahead {
+                std::thread::sleep(wait.min(TICK));
+                if wait > TICK {
+                    return Ok(Fill::More);
+                }
+            }
+        }
         let batch = match self.rate {
             // About a hundred batches a second keeps a slow stream smooth.
             Some(rate) => ((rate / 100.0) as usize).clamp(1, BATCH),
@@ -120,14 +133,6 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
         buf.extend((0..n).map(|j| record(first + j * step)));
         self.made += n;
         self.next = self.next.saturating_add(n.saturating_mul(step));
-        if let (Some(rate), Some(started)) = (self.rate, self.started) {
-            let ahead = Duration::try_from_secs_f64(self.made as f64 / rate)
-                .ok()
-                .and_then(|d| (started + d).checked_duration_since(Instant::now()));
-            if let Some(wait) = ahead {
-                std::thread::sleep(wait);
-            }
-        }
         Ok(if self.next >= self.end {
             Fill::End
         } else {

@@ -9,13 +9,16 @@ use super::origin::{Fill, Origin, RunEnv};
 use crate::ErrorKind;
 use crate::operator::Push;
 use crate::{PipelineError, Result, Timestamp};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::hash::{BuildHasher, Hash};
 
 /// Records per batch sent across a channel.
 pub const BATCH: usize = 1024;
 /// Batches a channel holds before its senders block.
 pub const CAPACITY: usize = 16;
+/// The longest a task waits for input before its chain is flushed anyway,
+/// so stages that act on processing time run while no input comes.
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What travels across a channel: batches of records and control messages.
 /// Checkpoint barriers join this protocol later.
@@ -29,6 +32,12 @@ pub enum Message<T> {
         from: usize,
         /// The watermark.
         at: Timestamp,
+    },
+    /// The sender in slot `from` is idle: leave it out of the minimum
+    /// until its next watermark.
+    Idle {
+        /// The sender's slot at this channel's receiving end.
+        from: usize,
     },
     /// One upstream instance has no more input.
     End {
@@ -48,14 +57,19 @@ fn send<T>(tx: &Sender<Message<T>>, msg: Message<T>) -> Result<()> {
 }
 
 /// Receives batches until every upstream instance has sent [`Message::End`];
-/// its watermark is the minimum over the senders' (an ended sender no longer
-/// holds it back).
+/// its watermark is the minimum over the senders' (an ended or idle sender
+/// does not hold it back, as Flink's watermark status works). When every
+/// open sender is idle, so is this input.
 #[derive(Debug)]
 pub(crate) struct ChannelOrigin<T> {
     rx: Receiver<Message<T>>,
     open_senders: usize,
     /// Each sender's watermark; `Timestamp::MAX` once it has ended.
     watermarks: Vec<Timestamp>,
+    /// Which senders are idle.
+    idle: Vec<bool>,
+    /// Whether this input was reported idle (every open sender is).
+    reported_idle: bool,
     /// The combined watermark last passed on.
     current: Timestamp,
 }
@@ -66,6 +80,8 @@ impl<T> ChannelOrigin<T> {
             rx,
             open_senders: senders,
             watermarks: vec![Timestamp::MIN; senders],
+            idle: vec![false; senders],
+            reported_idle: false,
             current: Timestamp::MIN,
         }
     }
@@ -76,16 +92,47 @@ impl<T> ChannelOrigin<T> {
         if let Some(w) = self.watermarks.get_mut(from) {
             *w = (*w).max(at);
         }
+        if let Some(idle) = self.idle.get_mut(from) {
+            *idle = false;
+        }
+        self.reported_idle = false;
+        self.combined()
+    }
+
+    /// The minimum over the active senders' watermarks, if it advanced.
+    fn combined(&mut self) -> Option<Timestamp> {
         let min = self
             .watermarks
             .iter()
-            .copied()
-            .min()
-            .unwrap_or(Timestamp::MAX);
+            .zip(&self.idle)
+            .filter(|(_, idle)| !**idle)
+            .map(|(w, _)| *w)
+            .min()?;
         (min > self.current).then(|| {
             self.current = min;
             min
         })
+    }
+
+    /// Marks sender `from` idle: the others' watermarks may now advance
+    /// without it, or, when every open sender is idle, this input is.
+    fn go_idle(&mut self, from: usize) -> Fill {
+        if let Some(idle) = self.idle.get_mut(from) {
+            *idle = true;
+        }
+        if let Some(w) = self.combined() {
+            return Fill::Watermark(w);
+        }
+        let all_idle = self
+            .watermarks
+            .iter()
+            .zip(&self.idle)
+            .all(|(w, idle)| *idle || *w == Timestamp::MAX);
+        if all_idle && !self.reported_idle {
+            self.reported_idle = true;
+            return Fill::Idle;
+        }
+        Fill::More
     }
 }
 
@@ -113,6 +160,7 @@ impl<T> ChannelOrigin<T> {
                 Some(w) => Fill::Watermark(w),
                 None => Fill::More,
             },
+            Message::Idle { from } => self.go_idle(from),
             Message::End { from } => {
                 self.open_senders = self.open_senders.saturating_sub(1);
                 if self.open_senders == 0 {
@@ -136,14 +184,18 @@ impl<T: Send> Origin<T> for ChannelOrigin<T> {
         if self.open_senders == 0 {
             return Ok(Fill::End);
         }
-        match self.rx.recv() {
+        match self.rx.recv_timeout(TICK) {
             Ok(Message::Batch(batch)) => {
                 *buf = batch;
                 Ok(self.take_waiting(buf))
             }
             Ok(message) => Ok(self.control(message)),
+            // Nothing came: an empty batch lets the chain see the clock.
+            Err(RecvTimeoutError::Timeout) => Ok(Fill::More),
             // Every sender is gone without sending `End`: upstream failed.
-            Err(_) => Err(PipelineError::from(ErrorKind::Cancelled)),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(PipelineError::from(ErrorKind::Cancelled))
+            }
         }
     }
 }
@@ -217,6 +269,14 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
                     at,
                 },
             )?;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self) -> Result<()> {
+        self.flush()?;
+        for tx in &self.targets {
+            send(tx, Message::Idle { from: self.from })?;
         }
         Ok(())
     }
@@ -346,6 +406,12 @@ impl<T, D: Deliver<T>> Push<T> for Buffered<T, D> {
         self.deliver.control(|| Message::Watermark { from, at })
     }
 
+    fn idle(&mut self) -> Result<()> {
+        self.send_buf()?;
+        let from = self.from;
+        self.deliver.control(|| Message::Idle { from })
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.send_buf()?;
         let from = self.from;
@@ -417,6 +483,38 @@ mod tests {
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(20)));
         b.finish().unwrap();
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::End);
+    }
+
+    #[test]
+    fn an_idle_sender_does_not_hold_the_watermark_back_until_it_speaks_again() {
+        let (tx, rx) = channel::<u64>();
+        let mut a = ForwardSender::new(tx.clone(), 0);
+        let mut b = ForwardSender::new(tx, 1);
+        let mut o = ChannelOrigin::new(rx, 2);
+        let mut buf = Vec::new();
+        let ts = Timestamp::from_millis;
+        a.watermark(ts(10)).unwrap();
+        b.watermark(ts(5)).unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(5)));
+        b.idle().unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(10)));
+        // Back from idle, behind the others: it holds later advances back
+        // again, but the combined watermark never goes back.
+        b.watermark(ts(7)).unwrap();
+        a.watermark(ts(30)).unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        b.watermark(ts(40)).unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(30)));
+        // Both idle: the input is idle, reported once.
+        a.idle().unwrap();
+        b.idle().unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(40)));
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Idle);
+        // With nothing waiting, a fill returns after a tick, empty.
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert!(buf.is_empty());
     }
 
     #[test]

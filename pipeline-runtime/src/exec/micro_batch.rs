@@ -118,8 +118,9 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
                 return Ok(self.close());
             }
             let Some((started, records)) = self.current else {
-                // Nothing read yet: an empty interval costs nothing.
-                continue;
+                // Nothing read yet: an empty interval runs no batch; the
+                // empty fill only lets stages see the clock.
+                return Ok(Fill::More);
             };
             if started.elapsed() >= self.interval || records >= MAX_BATCH_RECORDS as u64 {
                 return Ok(self.close());

@@ -17,6 +17,7 @@ pub mod segment;
 mod stream;
 
 pub use crate::operator::MeterSet;
+pub use channel::TICK;
 pub use graph::{EdgeKind, Graph, GraphFormat, Node, NodeKind};
 pub use micro_batch::{ExecMode, MAX_BATCH_RECORDS};
 pub use origin::{Fill, Origin, RunEnv};

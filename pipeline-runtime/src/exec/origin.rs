@@ -22,6 +22,9 @@ pub enum Fill {
     /// The buffer holds a batch (possibly empty), after which event time
     /// has reached this watermark; call again.
     Watermark(crate::Timestamp),
+    /// The buffer holds a batch (possibly empty), after which the input is
+    /// idle (see [`Push::idle`](crate::operator::Push::idle)); call again.
+    Idle,
     /// The input has ended; the buffer may hold a last batch.
     End,
 }
@@ -33,6 +36,10 @@ pub trait Origin<T>: Send {
     fn open(&mut self, env: &RunEnv) -> Result<()>;
 
     /// Puts the next batch of records into `buf` (which is empty).
+    ///
+    /// Returns within about [`TICK`](crate::exec::channel::TICK) even when
+    /// no input comes (with an empty batch), so the task's stages see
+    /// processing time advance and cancellation is noticed.
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill>;
 }
 

@@ -12,6 +12,7 @@ use super::channel::{ChannelOrigin, HashSender, channel};
 use super::origin::{Fill, Origin, RunEnv};
 use super::plan::Plan;
 use crate::ErrorKind;
+use crate::connector::BadInputPolicy;
 use crate::Result;
 use crate::exec::metrics::Meter;
 use crate::operator::key_by::KeyByStage;
@@ -44,6 +45,8 @@ pub struct SourceSeg<In> {
     /// The graph node whose output is these origins' records, for a source
     /// (counted per batch, not per record).
     pub(crate) counted: Option<usize>,
+    /// What its source does with bad input (`Fail` for channel ends).
+    pub(crate) policy: crate::connector::BadInputPolicy,
 }
 
 impl<In> std::fmt::Debug for SourceSeg<In> {
@@ -164,6 +167,7 @@ where
             origins,
             task: self.task,
             counted: None,
+            policy: BadInputPolicy::Fail,
         }
         .terminate(stage, writers, plan);
     }
@@ -202,6 +206,10 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                 Fill::More => self.chain.flush()?,
                 Fill::Watermark(watermark) => {
                     self.chain.watermark(watermark)?;
+                    self.chain.flush()?;
+                }
+                Fill::Idle => {
+                    self.chain.idle()?;
                     self.chain.flush()?;
                 }
                 Fill::End => return self.chain.finish(),

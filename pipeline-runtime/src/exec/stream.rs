@@ -15,7 +15,7 @@ use super::channel::{BroadcastSender, ChannelOrigin, ForwardSender, channel};
 use super::graph::{EdgeKind, NodeKind};
 use super::plan::Plan;
 use super::segment::{Chained, KeyedSeg, Segment, SourceSeg};
-use crate::connector::{SinkConnector, SinkCtx};
+use crate::connector::{BadInputPolicy, SinkConnector, SinkCtx};
 use crate::exec::origin::Origin;
 use crate::operator::{Aggregate, Aggs, Identity, StageFn};
 use crate::operator::{
@@ -23,8 +23,8 @@ use crate::operator::{
     ReduceStage,
 };
 use crate::window::{
-    Incremental, LateSenders, ProcessAll, WatermarkStage, WatermarkStrategy, Window,
-    WindowAggregateStage, WindowAssigner, Windowed,
+    Incremental, LateSenders, ProcessAll, WatermarkOrigin, WatermarkSource, WatermarkStrategy,
+    TimeOf, Trigger, Window, WindowAggregateStage, WindowAssigner, Windowed, check_trigger,
 };
 use crate::{ErrorKind, Event, Result};
 use std::cell::RefCell;
@@ -208,29 +208,6 @@ impl<T: Send + 'static, G> Stream<T, G> {
         }
     }
 
-    /// Derives watermarks from the records' event times with `strategy`,
-    /// per source instance (used right after a source).
-    pub fn with_watermarks(
-        self,
-        strategy: WatermarkStrategy,
-    ) -> Stream<T, Chained<G, T, WatermarkStage>>
-    where
-        T: Event,
-    {
-        Stream {
-            plan: self.plan,
-            seg: Chained {
-                seg: self.seg,
-                stage: WatermarkStage { strategy },
-                _t: PhantomData,
-            },
-            parallelism: self.parallelism,
-            last: self.last,
-            edge: self.edge,
-            _t: PhantomData,
-        }
-    }
-
     /// Sends the stream to a sink named `name`.
     pub fn sink<C>(self, name: &str, connector: C, settings: C::Settings) -> Result<()>
     where
@@ -299,6 +276,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
                     origins: receivers.next().unwrap_or_default(),
                     task: format!("fan-out {i}"),
                     counted: None,
+                    policy: BadInputPolicy::Fail,
                 },
                 parallelism,
                 last,
@@ -348,6 +326,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
                 origins,
                 task: "union".to_owned(),
                 counted: None,
+                policy: BadInputPolicy::Fail,
             },
             out,
             node,
@@ -373,6 +352,45 @@ impl<T: Send + 'static, G> Stream<T, G> {
         Self: NeedsKeyedInput,
     {
         self
+    }
+}
+
+impl<T: Send + 'static> Stream<T, SourceSeg<T>> {
+    /// Derives watermarks from the records' event times with `strategy`,
+    /// per source instance (used right after a source). Records whose time
+    /// is out of range are handled by the source's bad-input policy.
+    pub fn with_watermarks(self, strategy: WatermarkStrategy) -> Self
+    where
+        T: Event,
+    {
+        let SourceSeg {
+            origins,
+            task,
+            counted,
+            policy,
+        } = self.seg;
+        let origins = origins
+            .into_iter()
+            .enumerate()
+            .map(|(instance, origin)| {
+                let source = WatermarkSource {
+                    name: task.clone(),
+                    instance,
+                    node: counted,
+                    policy,
+                };
+                Box::new(WatermarkOrigin::new(origin, strategy, source)) as Box<dyn Origin<T>>
+            })
+            .collect();
+        Stream {
+            seg: SourceSeg {
+                origins,
+                task,
+                counted,
+                policy,
+            },
+            ..self
+        }
     }
 }
 
@@ -409,16 +427,16 @@ where
             .then("reduce", |node| ReduceStage(StageFn { f, node }))
     }
 
-    /// `window(tumbling(..) | sliding(..) | session(..))`: groups each key's
-    /// records into event-time windows; follow with `aggregate(..)`.
-    pub fn window<W: WindowAssigner>(self, assigner: W) -> WindowedStream<K, V, G, W>
-    where
-        V: Event,
-    {
+    /// `window(tumbling(..) | sliding(..) | session(..) | global)`: groups
+    /// each key's records into windows (of event time, or of processing
+    /// time with [`ProcessingTime`](crate::window::ProcessingTime)); follow
+    /// with `aggregate(..)` or `process(..)`.
+    pub fn window<W: TimeOf<V>>(self, assigner: W) -> WindowedStream<K, V, G, W> {
         WindowedStream {
             inner: self,
             assigner,
             lateness: 0,
+            trigger: None,
             late: None,
         }
     }
@@ -501,6 +519,7 @@ pub struct WindowedStream<K, V, G, W> {
     inner: KeyedStream<K, V, G>,
     assigner: W,
     lateness: i64,
+    trigger: Option<Trigger>,
     late: Option<LateSenders<V>>,
 }
 
@@ -525,6 +544,14 @@ where
     pub fn allowed_lateness(mut self, lateness: std::time::Duration) -> Self {
         self.lateness = i64::try_from(lateness.as_millis()).unwrap_or(i64::MAX);
         self
+    }
+
+    /// `trigger(count(n) | every(interval))`: fires windows besides at their
+    /// end (see [`Trigger`]). A count trigger needs the `global` window.
+    pub fn trigger(mut self, trigger: Trigger) -> Result<Self> {
+        check_trigger(&self.assigner, trigger)?;
+        self.trigger = Some(trigger);
+        Ok(self)
     }
 
     /// `late_records(NAME)`: the records too late for every window they
@@ -553,6 +580,7 @@ where
                 origins: vec![Box::new(ChannelOrigin::new(rx, parallelism)) as Box<dyn Origin<V>>],
                 task: "late records".to_owned(),
                 counted: None,
+                policy: BadInputPolicy::Fail,
             },
             1,
             node,
@@ -597,13 +625,15 @@ where
     where
         O: Send + 'static,
     {
-        let (assigner, lateness, late) = (self.assigner, self.lateness, self.late);
+        let (assigner, lateness, trigger, late) =
+            (self.assigner, self.lateness, self.trigger, self.late);
         self.inner
             .inner
             .then("window aggregate", |node| WindowAggregateStage {
                 agg,
                 assigner,
                 lateness,
+                trigger,
                 node,
                 late,
             })

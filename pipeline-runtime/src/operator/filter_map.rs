@@ -54,6 +54,10 @@ where
         self.next.watermark(watermark)
     }
 
+    fn idle(&mut self) -> Result<()> {
+        self.next.idle()
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.meter.publish();
         self.next.finish()

@@ -51,6 +51,10 @@ where
         self.next.watermark(watermark)
     }
 
+    fn idle(&mut self) -> Result<()> {
+        self.next.idle()
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.next.finish()
     }

@@ -48,6 +48,10 @@ where
         self.next.watermark(watermark)
     }
 
+    fn idle(&mut self) -> Result<()> {
+        self.next.idle()
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.next.finish()
     }

@@ -53,8 +53,11 @@ pub trait Push<In> {
     /// Takes one record.
     fn push(&mut self, item: In) -> Result<()>;
 
-    /// Called after each batch of input: publish counters, send partly
-    /// filled output batches, flush buffered output. Forward it downstream.
+    /// Called after each batch of input, and at least every
+    /// [`TICK`](crate::exec::TICK) while a task waits for input: publish
+    /// counters, send partly filled output batches, flush buffered output.
+    /// Stages that act on processing time (processing-time windows, early
+    /// firing) read the clock here. Forward it downstream.
     fn flush(&mut self) -> Result<()> {
         Ok(())
     }
@@ -64,6 +67,14 @@ pub trait Push<In> {
     /// what is complete; every stage forwards it. Sinks may ignore it.
     fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
         let _ = watermark;
+        Ok(())
+    }
+
+    /// The input has gone idle: no records came for the source's idle
+    /// timeout, so its watermark must not hold back the others'. Downstream
+    /// channels leave it out of their minimum until its next watermark.
+    /// Every stage forwards it; sinks may ignore it.
+    fn idle(&mut self) -> Result<()> {
         Ok(())
     }
 
@@ -158,6 +169,9 @@ impl<In, P: Push<In> + ?Sized> Push<In> for &mut P {
     }
     fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
         (**self).watermark(watermark)
+    }
+    fn idle(&mut self) -> Result<()> {
+        (**self).idle()
     }
     fn finish(&mut self) -> Result<()> {
         (**self).finish()

@@ -1,16 +1,17 @@
 //! The keyed window aggregate: incremental aggregates per key and window,
 //! fired by watermarks.
 
-use super::{Window, WindowAssigner};
+use super::{TimeOf, Trigger, Window, WindowAssigner};
 use crate::exec::MeterSet;
 use crate::exec::channel::ForwardSender;
 use crate::exec::metrics::Meter;
 use crate::operator::{Aggregate, Push, Stage};
-use crate::{Event, Result, Timestamp};
+use crate::{ConfigError, Result, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// A window's result for one key.
 ///
@@ -117,13 +118,30 @@ struct Slot<Acc> {
     /// Whether the watermark has passed the window's last instant and it
     /// fired; it fires that way once (late records re-fire it directly).
     fired: bool,
+    /// Records added since the window was created (count triggers).
+    count: u64,
+    /// Whether it changed since it last emitted (early firing).
+    dirty: bool,
+}
+
+impl<Acc> Slot<Acc> {
+    fn new(window: Window, acc: Acc) -> Self {
+        Slot {
+            window,
+            acc,
+            fired: false,
+            count: 0,
+            dirty: false,
+        }
+    }
 }
 
 /// The linked window aggregate: each window fires once when the watermark
 /// reaches its last instant, and again for each record that arrives within
 /// the allowed lateness; it is dropped when the watermark passes its last
 /// instant plus the lateness. Records later than that are counted (the
-/// summary's "late dropped") and logged.
+/// summary's "late dropped") and logged. Processing-time windows fire by
+/// the clock instead, read at each flush; a [`Trigger`] adds firings.
 #[derive(Debug)]
 pub struct WindowAggregate<K, T, A: WindowFunction<K, T>, W, Next> {
     assigner: W,
@@ -133,6 +151,9 @@ pub struct WindowAggregate<K, T, A: WindowFunction<K, T>, W, Next> {
     timers: BTreeMap<Timestamp, Vec<K>>,
     watermark: Timestamp,
     lateness: i64,
+    trigger: Option<Trigger>,
+    /// When the next `every` trigger is due.
+    next_early: Option<Instant>,
     scratch: Vec<Window>,
     /// Results emitted, and records too late for any window.
     meter: Meter,
@@ -159,9 +180,10 @@ where
         meter: &mut Meter,
         agg: &A,
         key: &K,
-        slot: &Slot<A::Acc>,
+        slot: &mut Slot<A::Acc>,
     ) -> Result<()> {
         meter.record_out();
+        slot.dirty = false;
         next.push(Windowed {
             key: key.clone(),
             start: slot.window.start,
@@ -190,11 +212,12 @@ where
                     merged = Some(match merged {
                         None => Slot {
                             window: old.window.span(&w),
-                            acc: old.acc,
                             fired: false,
+                            ..old
                         },
                         Some(mut m) => {
                             m.window = m.window.span(&old.window);
+                            m.count += old.count;
                             agg.merge(&mut m.acc, old.acc);
                             m
                         }
@@ -203,27 +226,21 @@ where
                     i += 1;
                 }
             }
-            slots.push(merged.unwrap_or_else(|| Slot {
-                window: w,
-                acc: agg.create(),
-                fired: false,
-            }));
+            slots.push(merged.unwrap_or_else(|| Slot::new(w, agg.create())));
             slots.len() - 1
         } else {
             match slots.iter().position(|s| s.window == w) {
                 Some(i) => i,
                 None => {
-                    slots.push(Slot {
-                        window: w,
-                        acc: agg.create(),
-                        fired: false,
-                    });
+                    slots.push(Slot::new(w, agg.create()));
                     slots.len() - 1
                 }
             }
         };
         let slot = &mut slots[index];
         agg.add(&mut slot.acc, item);
+        slot.count += 1;
+        slot.dirty = true;
         slot.window
     }
 
@@ -234,13 +251,21 @@ where
             return Ok(());
         }
         self.watermark = watermark;
-        let due = self.timers.split_off(&plus(watermark, 1));
-        let fired = std::mem::replace(&mut self.timers, due);
+        let keys: Vec<K> = if watermark == Timestamp::MAX {
+            // The end of time completes every window, including those no
+            // timer covers (the global window's).
+            self.timers.clear();
+            self.state.keys().cloned().collect()
+        } else {
+            let due = self.timers.split_off(&plus(watermark, 1));
+            let fired = std::mem::replace(&mut self.timers, due);
+            fired.into_values().flatten().collect()
+        };
         // A key may have several due timers; it is visited once, or a window
         // kept for lateness would fire once per timer.
         let mut seen: hashbrown::HashSet<K, rustc_hash::FxBuildHasher> =
             hashbrown::HashSet::default();
-        for key in fired.into_values().flatten() {
+        for key in keys {
             if !seen.insert(key.clone()) {
                 continue;
             }
@@ -254,7 +279,13 @@ where
                 let fire_at = slots[i].window.max_timestamp();
                 if !slots[i].fired && fire_at <= watermark {
                     slots[i].fired = true;
-                    Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, &slots[i])?;
+                    Self::emit(
+                        &mut self.next,
+                        &mut self.meter,
+                        &self.agg,
+                        &key,
+                        &mut slots[i],
+                    )?;
                 }
                 if plus(fire_at, self.lateness) <= watermark {
                     slots.remove(i);
@@ -268,19 +299,60 @@ where
         }
         Ok(())
     }
+
+    /// A count trigger: fires and clears `key`'s window `window` once it
+    /// holds enough records.
+    fn count_trigger(&mut self, key: &K, window: Window) -> Result<()> {
+        let Some(Trigger::Count(n)) = self.trigger else {
+            return Ok(());
+        };
+        let Some(slots) = self.state.get_mut(key) else {
+            return Ok(());
+        };
+        if let Some(i) = slots.iter().position(|s| s.window == window && s.count >= n) {
+            let mut slot = slots.swap_remove(i);
+            if slots.is_empty() {
+                self.state.remove(key);
+            }
+            Self::emit(&mut self.next, &mut self.meter, &self.agg, key, &mut slot)?;
+        }
+        Ok(())
+    }
+
+    /// The processing-time work of a flush: processing-time windows fire by
+    /// the clock, and an `every` trigger emits the windows that changed.
+    fn on_clock(&mut self) -> Result<()> {
+        if self.assigner.processing_time() {
+            self.advance(Timestamp::now().plus_millis(-1))?;
+        }
+        let Some(Trigger::Every(interval)) = self.trigger else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let due = *self.next_early.get_or_insert(now + interval);
+        if now < due {
+            return Ok(());
+        }
+        self.next_early = Some(now + interval);
+        for (key, slots) in &mut self.state {
+            for slot in slots.iter_mut().filter(|s| s.dirty && !s.fired) {
+                Self::emit(&mut self.next, &mut self.meter, &self.agg, key, slot)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<K, T, A, W, Next> Push<(K, T)> for WindowAggregate<K, T, A, W, Next>
 where
     K: Hash + Eq + Clone,
-    T: Event,
     A: WindowFunction<K, T>,
-    W: WindowAssigner,
+    W: TimeOf<T>,
     Next: Push<Windowed<K, A::Out>>,
 {
     #[inline]
     fn push(&mut self, (key, item): (K, T)) -> Result<()> {
-        let ts = item.event_time();
+        let ts = self.assigner.time_of(&item);
         let mut windows = std::mem::take(&mut self.scratch);
         windows.clear();
         self.assigner.assign(ts, &mut windows);
@@ -317,10 +389,13 @@ where
                     slot.fired = true;
                     Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, slot)?;
                 }
+            } else if self.assigner.is_global() {
+                // No timer: only a trigger or the end of input fires it.
+                self.count_trigger(&key, window)?;
             } else if !known || self.assigner.merges() {
                 self.timer(window.max_timestamp(), &key);
             }
-            if !known && self.lateness > 0 {
+            if !known && self.lateness > 0 && !self.assigner.is_global() {
                 self.timer(plus(window.max_timestamp(), self.lateness), &key);
             }
         }
@@ -352,6 +427,7 @@ where
     }
 
     fn flush(&mut self) -> Result<()> {
+        self.on_clock()?;
         self.meter.publish();
         if let Some((tx, meter)) = &mut self.late_out {
             meter.publish();
@@ -361,11 +437,22 @@ where
     }
 
     fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.advance(watermark)?;
+        // Processing-time windows follow the clock, not event time; the
+        // end of time still completes them.
+        if !self.assigner.processing_time() || watermark == Timestamp::MAX {
+            self.advance(watermark)?;
+        }
         if let Some((tx, _)) = &mut self.late_out {
             tx.watermark(watermark)?;
         }
         self.next.watermark(watermark)
+    }
+
+    fn idle(&mut self) -> Result<()> {
+        if let Some((tx, _)) = &mut self.late_out {
+            tx.idle()?;
+        }
+        self.next.idle()
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -399,6 +486,7 @@ pub struct WindowAggregateStage<A, W, T> {
     pub(crate) agg: A,
     pub(crate) assigner: W,
     pub(crate) lateness: i64,
+    pub(crate) trigger: Option<Trigger>,
     pub(crate) node: usize,
     pub(crate) late: Option<LateSenders<T>>,
 }
@@ -409,6 +497,7 @@ impl<A: Clone, W: Clone, T> Clone for WindowAggregateStage<A, W, T> {
             agg: self.agg.clone(),
             assigner: self.assigner.clone(),
             lateness: self.lateness,
+            trigger: self.trigger,
             node: self.node,
             late: self.late.clone(),
         }
@@ -427,9 +516,9 @@ impl<A, W, T> std::fmt::Debug for WindowAggregateStage<A, W, T> {
 impl<K, T, A, W> Stage<(K, T)> for WindowAggregateStage<A, W, T>
 where
     K: Hash + Eq + Clone + Send + 'static,
-    T: Event + Send + 'static,
+    T: Send + 'static,
     A: WindowFunction<K, T>,
-    W: WindowAssigner,
+    W: TimeOf<T>,
 {
     type Out = Windowed<K, A::Out>;
     type Linked<Next: Push<Windowed<K, A::Out>> + Send> = WindowAggregate<K, T, A, W, Next>;
@@ -446,6 +535,8 @@ where
             timers: BTreeMap::new(),
             watermark: Timestamp::MIN,
             lateness: self.lateness,
+            trigger: self.trigger,
+            next_early: None,
             scratch: Vec::new(),
             meter: meter.meter(self.node),
             late_seen: 0,
@@ -457,4 +548,18 @@ where
             _t: std::marker::PhantomData,
         }
     }
+}
+
+/// Checks that `trigger` fits windows of `assigner`.
+pub(crate) fn check_trigger(
+    assigner: &impl WindowAssigner,
+    trigger: Trigger,
+) -> std::result::Result<(), ConfigError> {
+    if matches!(trigger, Trigger::Count(_)) && !assigner.is_global() {
+        return Err(ConfigError::Invalid {
+            name: "trigger".into(),
+            message: "`count(n)` fires `global` windows; for early results from a time window use `every(..)`".into(),
+        });
+    }
+    Ok(())
 }

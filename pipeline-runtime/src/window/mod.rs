@@ -9,11 +9,12 @@
 mod aggregate;
 mod watermark;
 
-pub(crate) use aggregate::LateSenders;
+pub(crate) use aggregate::{LateSenders, check_trigger};
 pub use aggregate::{
     Incremental, ProcessAll, WindowAggregate, WindowAggregateStage, WindowFunction, Windowed,
 };
-pub use watermark::{WatermarkStage, WatermarkStrategy, Watermarks};
+pub use watermark::WatermarkStrategy;
+pub(crate) use watermark::{WatermarkOrigin, WatermarkSource};
 
 use crate::{ConfigError, Timestamp};
 use std::time::Duration;
@@ -58,7 +59,7 @@ impl Window {
     }
 }
 
-/// Assigns records to windows by their event time.
+/// Assigns records to windows by their time.
 pub trait WindowAssigner: Clone + Send + 'static {
     /// Puts the windows of a record at `ts` into `out` (which is empty).
     fn assign(&self, ts: Timestamp, out: &mut Vec<Window>);
@@ -66,6 +67,161 @@ pub trait WindowAssigner: Clone + Send + 'static {
     /// Whether overlapping windows of one key merge (sessions).
     fn merges(&self) -> bool {
         false
+    }
+
+    /// Whether windows follow processing time (the clock when a record
+    /// reaches the window) rather than event time.
+    fn processing_time(&self) -> bool {
+        false
+    }
+
+    /// Whether this is the [`Global`] window, which only a trigger or the
+    /// end of input fires.
+    fn is_global(&self) -> bool {
+        false
+    }
+}
+
+/// Where an assigner reads a record's time: its event time, or the clock
+/// for [`ProcessingTime`] windows, or nowhere for the [`Global`] window.
+#[diagnostic::on_unimplemented(
+    message = "`{T}` has no event time, so it cannot go into event-time windows",
+    label = "this window needs records with an event time",
+    note = "derive `Event` for the record and mark its time field with `#[event_time]`, or window by processing time: `tumbling(10s).processing_time()`"
+)]
+pub trait TimeOf<T>: WindowAssigner {
+    /// The time `item` is windowed by.
+    fn time_of(&self, item: &T) -> Timestamp;
+}
+
+macro_rules! event_time_assigner {
+    ($($t:ty),*) => {$(
+        impl<T: crate::Event> TimeOf<T> for $t {
+            #[inline]
+            fn time_of(&self, item: &T) -> Timestamp {
+                item.event_time()
+            }
+        }
+    )*};
+}
+event_time_assigner!(Tumbling, Sliding, Session);
+
+/// Windows of processing time: `tumbling(10s).processing_time()`. A record
+/// belongs to the window of the instant it reaches the window stage, and a
+/// window fires when the clock passes its end (Flink's processing-time
+/// windows). Records need no event time; results depend on when records
+/// arrive, so they differ from run to run.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::{ProcessingTime, Tumbling, WindowAssigner};
+/// use std::time::Duration;
+/// let w = ProcessingTime(Tumbling::new(Duration::from_secs(10)).unwrap());
+/// assert!(w.processing_time());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessingTime<W>(pub W);
+
+impl<W: WindowAssigner> WindowAssigner for ProcessingTime<W> {
+    #[inline]
+    fn assign(&self, ts: Timestamp, out: &mut Vec<Window>) {
+        self.0.assign(ts, out);
+    }
+
+    fn merges(&self) -> bool {
+        self.0.merges()
+    }
+
+    fn processing_time(&self) -> bool {
+        true
+    }
+}
+
+impl<T, W: WindowAssigner> TimeOf<T> for ProcessingTime<W> {
+    #[inline]
+    fn time_of(&self, _item: &T) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// One window per key over all time: `global`. Only a [`Trigger`] fires it
+/// (`count(n)` for count windows, `every(5s)` for running results) and
+/// the end of the input completes it. Records need no event time.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::{Global, WindowAssigner};
+/// use pipeline_runtime::Timestamp;
+/// let mut out = Vec::new();
+/// Global.assign(Timestamp::from_millis(5), &mut out);
+/// assert_eq!(out[0].start, Timestamp::MIN);
+/// assert!(Global.is_global());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Global;
+
+impl WindowAssigner for Global {
+    #[inline]
+    fn assign(&self, _ts: Timestamp, out: &mut Vec<Window>) {
+        out.push(Window::new(Timestamp::MIN, Timestamp::MAX));
+    }
+
+    fn is_global(&self) -> bool {
+        true
+    }
+}
+
+impl<T> TimeOf<T> for Global {
+    #[inline]
+    fn time_of(&self, _item: &T) -> Timestamp {
+        Timestamp::MIN
+    }
+}
+
+/// When a window emits besides its end: `trigger(count(100))` or
+/// `trigger(every(1s))`.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::window::Trigger;
+/// use std::time::Duration;
+/// assert!(Trigger::every(Duration::from_secs(1)).is_ok());
+/// assert!(Trigger::count(0).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Fires a window each time it holds this many records, then clears it
+    /// (count windows; [`Global`] windows only, as Flink's `countWindow`).
+    /// The end of the input fires what a window holds. Windows follow
+    /// arrival order: when several source instances feed a key, which
+    /// records share a window depends on how their streams interleave.
+    Count(u64),
+    /// Every interval of processing time, emits the current result of each
+    /// window that changed since it last emitted (early firing before the
+    /// watermark; running results of a [`Global`] window). The window still
+    /// fires at its end as usual.
+    Every(Duration),
+}
+
+impl Trigger {
+    /// `count(n)`: at least 1.
+    pub fn count(n: u64) -> Result<Self, ConfigError> {
+        if n == 0 {
+            return Err(ConfigError::Invalid {
+                name: "trigger".into(),
+                message: "`count` needs at least 1 record".into(),
+            });
+        }
+        Ok(Trigger::Count(n))
+    }
+
+    /// `every(interval)`: at least 1ms.
+    pub fn every(interval: Duration) -> Result<Self, ConfigError> {
+        millis("trigger interval", interval)?;
+        Ok(Trigger::Every(interval))
     }
 }
 

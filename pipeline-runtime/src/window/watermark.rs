@@ -1,10 +1,18 @@
 //! Watermark generation at a source: how far event time has advanced, given
 //! the records seen and how out of order they may arrive.
+//!
+//! Watermarks are made where records enter the pipeline, per source
+//! instance (one file set, one connection), by wrapping the instance's
+//! [`Origin`]: the wrapper sees every batch before the task counts or
+//! processes it, so it can also reject records whose time cannot be right
+//! (negative, or far past the clock) and tell when the instance has gone
+//! idle. Downstream, channels combine instances by minimum, leaving idle
+//! ones out (see [`Push::idle`](crate::operator::Push::idle)).
 
-use crate::exec::MeterSet;
-use crate::operator::{Push, Stage};
-use crate::{ConfigError, Event, Result, Timestamp};
-use std::time::Duration;
+use crate::connector::BadInputPolicy;
+use crate::exec::origin::{Fill, Origin, RunEnv};
+use crate::{ConfigError, ErrorKind, Event, PipelineError, Result, Timestamp};
+use std::time::{Duration, Instant};
 
 /// How a source derives watermarks from its records' event times.
 ///
@@ -13,16 +21,24 @@ use std::time::Duration;
 /// ```
 /// use pipeline_runtime::window::WatermarkStrategy;
 /// use std::time::Duration;
-/// let s = WatermarkStrategy::bounded(Duration::from_secs(2)).unwrap();
+/// let s = WatermarkStrategy::bounded(Duration::from_secs(2)).unwrap()
+///     .with_idle_timeout(Duration::from_secs(30)).unwrap();
 /// assert_eq!(s.delay_millis(), 2_000);
 /// assert!(WatermarkStrategy::bounded(Duration::ZERO).is_err());
+/// assert!(s.with_idle_timeout(Duration::ZERO).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatermarkStrategy {
     delay: i64,
+    idle_timeout: Option<Duration>,
+    max_ahead: Option<i64>,
 }
 
 impl WatermarkStrategy {
+    /// How far past the clock a record's time may be by default: an hour,
+    /// as Kafka brokers allow (`log.message.timestamp.after.max.ms`).
+    pub const DEFAULT_MAX_AHEAD: Duration = Duration::from_secs(3600);
+
     /// Records may arrive up to `bound` later than the latest seen (Flink's
     /// bounded out-of-orderness): the watermark is the largest timestamp
     /// seen minus `bound` minus 1ms.
@@ -35,12 +51,45 @@ impl WatermarkStrategy {
                     .into(),
             });
         }
-        Ok(WatermarkStrategy { delay })
+        Ok(WatermarkStrategy {
+            delay,
+            ..Self::monotonic()
+        })
     }
 
     /// Records arrive in timestamp order.
     pub fn monotonic() -> Self {
-        WatermarkStrategy { delay: 0 }
+        WatermarkStrategy {
+            delay: 0,
+            idle_timeout: None,
+            max_ahead: Some(Self::DEFAULT_MAX_AHEAD.as_millis() as i64),
+        }
+    }
+
+    /// An instance that reads no record for `timeout` is idle: it stops
+    /// holding back the watermark of the streams it feeds until it reads
+    /// again (Flink's `withIdleness`). Its records may then be late.
+    pub fn with_idle_timeout(self, timeout: Duration) -> Result<Self, ConfigError> {
+        if timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "idle_timeout".into(),
+                message: "must be at least 1ms".into(),
+            });
+        }
+        Ok(WatermarkStrategy {
+            idle_timeout: Some(timeout),
+            ..self
+        })
+    }
+
+    /// Records whose time is more than `ahead` past the clock are bad input
+    /// (one such record would make every later record late); `None` accepts
+    /// any time from the epoch on.
+    pub fn with_max_ahead(self, ahead: Option<Duration>) -> Self {
+        WatermarkStrategy {
+            max_ahead: ahead.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            ..self
+        }
     }
 
     /// The out-of-orderness bound in milliseconds.
@@ -49,69 +98,235 @@ impl WatermarkStrategy {
     }
 }
 
-/// Tracks the largest event time seen and emits a watermark after each
-/// batch when it advanced.
-#[derive(Debug)]
-pub struct Watermarks<Next> {
-    next: Next,
-    delay: i64,
-    max_seen: i64,
-    emitted: Timestamp,
+/// Where a watermarked origin's records come from, for error messages and
+/// counters.
+#[derive(Debug, Clone)]
+pub(crate) struct WatermarkSource {
+    pub(crate) name: String,
+    pub(crate) instance: usize,
+    pub(crate) node: Option<usize>,
+    pub(crate) policy: BadInputPolicy,
 }
 
-impl<T: Event, Next: Push<T>> Push<T> for Watermarks<Next> {
-    #[inline]
-    fn push(&mut self, item: T) -> Result<()> {
-        let ts = item.event_time().as_millis();
-        if ts > self.max_seen {
-            self.max_seen = ts;
+/// A source instance with watermarks: tracks the largest event time read
+/// and reports the watermark after each batch in which it advanced. Event
+/// times upstream of it (from a channel) are replaced, but the end of time
+/// still passes.
+pub(crate) struct WatermarkOrigin<T> {
+    inner: Box<dyn Origin<T>>,
+    strategy: WatermarkStrategy,
+    source: WatermarkSource,
+    env: Option<RunEnv>,
+    max_seen: i64,
+    emitted: Timestamp,
+    /// Records read so far (the position of the next one).
+    read: u64,
+    skipped: u64,
+    last_record: Option<Instant>,
+    idle: bool,
+}
+
+impl<T> WatermarkOrigin<T> {
+    pub(crate) fn new(
+        inner: Box<dyn Origin<T>>,
+        strategy: WatermarkStrategy,
+        source: WatermarkSource,
+    ) -> Self {
+        WatermarkOrigin {
+            inner,
+            strategy,
+            source,
+            env: None,
+            max_seen: i64::MIN,
+            emitted: Timestamp::MIN,
+            read: 0,
+            skipped: 0,
+            last_record: None,
+            idle: false,
         }
-        self.next.push(item)
+    }
+}
+
+impl<T: Event + Send> WatermarkOrigin<T> {
+    /// Checks each record's time and tracks the largest. Records out of
+    /// range fail the run or are dropped and counted, per the source's
+    /// policy.
+    fn scan(&mut self, buf: &mut Vec<T>) -> Result<()> {
+        let limit = self
+            .strategy
+            .max_ahead
+            .map_or(i64::MAX, |ahead| Timestamp::now().as_millis().saturating_add(ahead));
+        let mut bad = 0;
+        for item in buf.iter() {
+            let ts = item.event_time().as_millis();
+            if ts < 0 || ts > limit {
+                bad += 1;
+            } else if ts > self.max_seen {
+                self.max_seen = ts;
+            }
+        }
+        if bad > 0 {
+            self.reject(buf, limit)?;
+        }
+        self.read += buf.len() as u64 + bad;
+        Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
-        let watermark =
-            Timestamp::from_millis(self.max_seen.saturating_sub(self.delay).saturating_sub(1));
-        if watermark > self.emitted {
-            self.emitted = watermark;
-            self.next.watermark(watermark)?;
+    /// Handles the records of `buf` out of `[0, limit]`.
+    fn reject(&mut self, buf: &mut Vec<T>, limit: i64) -> Result<()> {
+        let in_range = |item: &T| (0..=limit).contains(&item.event_time().as_millis());
+        let Some(first) = buf.iter().position(|item| !in_range(item)) else {
+            return Ok(());
+        };
+        let ts = buf[first].event_time().as_millis();
+        let why = if ts < 0 {
+            format!("its event time {ts}ms is before 1970 (negative)")
+        } else {
+            let ahead = Duration::from_millis(
+                u64::try_from(ts.saturating_sub(Timestamp::now().as_millis())).unwrap_or(0),
+            );
+            format!(
+                "its event time {ts}ms is {} past the clock, more than `max_ahead` allows",
+                humantime::format_duration(Duration::from_secs(ahead.as_secs()))
+            )
+        };
+        let position = format!(
+            "record {} of instance {}",
+            self.read + first as u64 + 1,
+            self.source.instance
+        );
+        if self.source.policy == BadInputPolicy::Fail {
+            return Err(PipelineError::from(ErrorKind::Source {
+                source_name: self.source.name.clone(),
+                message: format!(
+                    "{position}: {why}; fix the record's time, raise `max_ahead`, or set `on_error: skip`"
+                ),
+                retryable: false,
+            }));
         }
-        self.next.flush()
-    }
-
-    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        // This stage makes the watermarks from here on (as Flink's
-        // `assignTimestampsAndWatermarks`): upstream ones are dropped, but
-        // the end of time still passes.
-        if watermark == Timestamp::MAX {
-            self.emitted = Timestamp::MAX;
-            return self.next.watermark(watermark);
+        let before = buf.len();
+        buf.retain(in_range);
+        let dropped = (before - buf.len()) as u64;
+        self.skipped += dropped;
+        if self.skipped == dropped {
+            tracing::warn!(
+                source = %self.source.name,
+                "skipped {position}: {why}; records with a time out of range are counted as skipped (they decoded, so they are not dead letters)"
+            );
+        }
+        if let (Some(env), Some(node)) = (&self.env, self.source.node) {
+            env.metrics.add_skipped(node, dropped);
         }
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<()> {
-        self.flush()?;
-        self.next.finish()
+    /// The watermark to report after a complete batch, if any: an advance,
+    /// a return from idleness, or idleness itself.
+    fn after_batch(&mut self, read_any: bool) -> Fill {
+        let now = Instant::now();
+        let was_idle = self.idle;
+        self.idle = was_idle && !read_any;
+        let watermark = Timestamp::from_millis(
+            self.max_seen
+                .saturating_sub(self.strategy.delay)
+                .saturating_sub(1),
+        );
+        if watermark > self.emitted || (was_idle && !self.idle) {
+            self.emitted = self.emitted.max(watermark);
+            return Fill::Watermark(self.emitted);
+        }
+        let quiet_since = *self.last_record.get_or_insert(now);
+        match self.strategy.idle_timeout {
+            Some(timeout) if !self.idle && now.duration_since(quiet_since) >= timeout => {
+                self.idle = true;
+                Fill::Idle
+            }
+            _ => Fill::More,
+        }
     }
 }
 
-/// The watermark stage before linking.
-#[derive(Debug, Clone, Copy)]
-pub struct WatermarkStage {
-    pub(crate) strategy: WatermarkStrategy,
+impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
+    fn open(&mut self, env: &RunEnv) -> Result<()> {
+        self.env = Some(env.clone());
+        self.last_record = Some(Instant::now());
+        self.inner.open(env)
+    }
+
+    fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        let fill = self.inner.fill(buf)?;
+        self.scan(buf)?;
+        let read_any = !buf.is_empty();
+        if read_any {
+            self.last_record = Some(Instant::now());
+        }
+        Ok(match fill {
+            // Only a whole batch moves the watermark (micro-batches).
+            Fill::Partial => Fill::Partial,
+            Fill::End => Fill::End,
+            Fill::Watermark(w) if w == Timestamp::MAX => {
+                self.emitted = Timestamp::MAX;
+                Fill::Watermark(w)
+            }
+            Fill::More | Fill::Watermark(_) | Fill::Idle => self.after_batch(read_any),
+        })
+    }
 }
 
-impl<T: Event + 'static> Stage<T> for WatermarkStage {
-    type Out = T;
-    type Linked<Next: Push<T> + Send> = Watermarks<Next>;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn link<Next: Push<T> + Send>(self, next: Next, _meter: &MeterSet) -> Watermarks<Next> {
-        Watermarks {
-            next,
-            delay: self.strategy.delay,
-            max_seen: i64::MIN,
-            emitted: Timestamp::MIN,
+    /// Hands out its items in one batch, then ends.
+    struct Once(Vec<At>);
+    impl Origin<At> for Once {
+        fn open(&mut self, _env: &RunEnv) -> Result<()> {
+            Ok(())
         }
+        fn fill(&mut self, buf: &mut Vec<At>) -> Result<Fill> {
+            buf.append(&mut self.0);
+            Ok(Fill::End)
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct At(i64);
+    impl Event for At {
+        fn event_time(&self) -> Timestamp {
+            Timestamp::from_millis(self.0)
+        }
+    }
+
+    fn origin(items: Vec<At>, policy: BadInputPolicy) -> WatermarkOrigin<At> {
+        let inner = Box::new(Once(items));
+        let strategy = WatermarkStrategy::bounded(Duration::from_millis(10)).unwrap();
+        let source = WatermarkSource {
+            name: "s".into(),
+            instance: 0,
+            node: None,
+            policy,
+        };
+        let mut o = WatermarkOrigin::new(inner, strategy, source);
+        o.open(&RunEnv::for_tests()).unwrap();
+        o
+    }
+
+    #[test]
+    fn a_negative_or_far_future_time_fails_with_its_position_or_is_skipped() {
+        let future = Timestamp::now().as_millis() + 2 * 3_600_000;
+        let items = vec![At(5), At(-1), At(future), At(20)];
+        let mut o = origin(items.clone(), BadInputPolicy::Fail);
+        let err = o.fill(&mut Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("source `s`: record 2 of instance 0"), "{err}");
+        assert!(err.contains("negative"), "{err}");
+
+        let mut o = origin(items, BadInputPolicy::Skip);
+        let mut buf = Vec::new();
+        let fill = o.fill(&mut buf).unwrap();
+        assert_eq!(buf, vec![At(5), At(20)]);
+        assert_eq!(o.skipped, 2);
+        // The far-future record did not move the watermark.
+        assert_eq!(fill, Fill::End);
+        assert_eq!(o.max_seen, 20);
     }
 }
