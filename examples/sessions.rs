@@ -6,6 +6,14 @@
 //! cargo run --example sessions -- run
 //! cargo run --example sessions -- run --mode micro-batch --batch-interval 100ms
 //! ```
+//!
+//! `generated` as the first argument reads synthetic clicks from a
+//! generator instead (100,000 by default; `--set clicks.count=N`, and
+//! `--set clicks.rate=N` for N clicks per second):
+//!
+//! ```text
+//! cargo run --release --example sessions -- generated run --mode micro-batch --batch-interval 1s
+//! ```
 
 use pipeline::prelude::*;
 
@@ -39,6 +47,36 @@ pipeline! {
     }
 }
 
+/// Synthetic click `i`, 100ms of event time after click `i - 1`: users
+/// come in bursts of 25 s, so each burst makes a session per user.
+fn synthetic_click(i: u64) -> Click {
+    let burst = i / 250;
+    Click {
+        ts: (i * 100) as i64,
+        user: format!("user{}", (burst * 7 + i % 4) % 40),
+        page: format!("/page/{}", (i * 31 + burst) % 12),
+        duration_ms: (i * 7919 % 30_000) as u32,
+    }
+}
+
+pipeline! {
+    /// The same sessions over synthetic clicks.
+    pub pipeline GeneratedSessions {
+        source clicks: Click = generator(count: 100000, record: synthetic_click, watermark: bounded(5s));
+
+        clicks
+            -> key_by(|c: &Click| c.user.clone())
+            -> window(session(30s))
+            -> aggregate(count(), sum(duration_ms))
+            -> sink stdout(format: json);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    let mut args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "generated") {
+        args.remove(1);
+        return pipeline::runtime::cli::main_from::<GeneratedSessions, _>(args);
+    }
     Sessions::main()
 }

@@ -51,6 +51,10 @@
 //! | `aggregate(EXPR)` | keyed | `EXPR` implements [`runtime::operator::Aggregate`] |
 //! | `aggregate(A, B, ..)` | keyed or windowed | several aggregates at once; results as a tuple |
 //! | `window(tumbling(10s))` | keyed | event-time windows; also `sliding(10s, 2s)`, `session(30s)`, `.offset(2s)` |
+//! | `window(tumbling(10s).processing_time())` | keyed | windows of the clock, for records without event time |
+//! | `window(global)` | keyed | one window per key over all time, fired by a trigger |
+//! | `trigger(count(100))` | `global` window | fires and clears a key's window every 100 records |
+//! | `trigger(every(1s))` | windowed | emits each changed window's result so far every second (early firing) |
 //! | `window_all(..)` | any | one window over all records (no key) |
 //! | `allowed_lateness(5s)` | windowed | late records re-fire their window for this long |
 //! | `late_records(NAME)` | windowed | records too late for every window go to the new stream `NAME` |
@@ -64,6 +68,16 @@
 //! `#[event_time]` field). Records too late for every window are counted as
 //! "late dropped" unless `late_records(NAME)` takes them.
 //!
+//! A source's watermark is made per source instance (a file set, a
+//! connection); streams that meet (after `union` or an exchange) take the
+//! minimum. `idle_timeout: 30s` lets an instance that reads nothing for
+//! that long stop holding the others back. A record whose time is negative
+//! or more than `max_ahead` (default `1h`; `none` turns the check off) past
+//! the clock is bad input, handled by the source's `on_error` (`skip` and
+//! `dead_letter` both count it as skipped: it decoded fine). Sources with
+//! `watermark: none`, or none given, have no event time: use
+//! processing-time or `global` windows on them.
+//!
 //! A pipeline runs continuously by default; `mode micro_batch(500ms);` in the
 //! pipeline (or `run --mode micro-batch --batch-interval 500ms`) cuts each
 //! source's input into batches processed whole, with watermarks and output
@@ -74,11 +88,11 @@
 //!
 //! | source | options |
 //! |---|---|
-//! | `socket` | `[host]`, `[port]`, `[retries]`, `[retry_delay: 1s]`, `[reconnect]`, `[format]`, `[on_error]`, `[watermark]` |
-//! | `file` | `path` (a file or a directory), `[header]`, `[format]`, `[on_error]`, `[watermark]` |
-//! | `stdin` | `[format]`, `[on_error]`, `[watermark]` |
-//! | `generator` | `record: \|i: u64\| ..`, `[count]`, `[rate]` (records per second), `[watermark]` |
-//! | `iter` | `items: EXPR` (anything `IntoIterator`), `[watermark]` |
+//! | `socket` | `[host]`, `[port]`, `[retries]`, `[retry_delay: 1s]`, `[reconnect]`, `[format]`, `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
+//! | `file` | `path` (a file or a directory), `[header]`, `[format]`, `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
+//! | `stdin` | `[format]`, `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
+//! | `generator` | `record: \|i: u64\| ..`, `[count]`, `[rate]` (records per second), `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
+//! | `iter` | `items: EXPR` (anything `IntoIterator`), `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //!
 //! | sink | options |
 //! |---|---|

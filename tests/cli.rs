@@ -266,6 +266,35 @@ fn window_examples_give_the_same_results_in_both_modes() {
         assert!(!continuous.is_empty(), "{name} printed nothing");
         assert_eq!(continuous, batched, "{name}");
     }
+    // The same over a generator, with the source split in two.
+    for name in ["sessions", "hot_pages"] {
+        let continuous = sorted_output(name, &["generated", "run"]);
+        let batched = sorted_output(
+            name,
+            &[
+                "generated",
+                "run",
+                "--mode",
+                "micro-batch",
+                "--batch-interval",
+                "20ms",
+                "--parallelism",
+                "2",
+            ],
+        );
+        assert!(!continuous.is_empty(), "{name} printed nothing");
+        assert_eq!(continuous, batched, "{name}, generated");
+    }
+    // 100,000 clicks 100ms apart, users in bursts of 25 s: 1,600 sessions;
+    // one hot page per 20 s of the 5,000 s of event time.
+    assert_eq!(
+        sorted_output("sessions", &["generated", "run"]).len(),
+        1_600
+    );
+    assert_eq!(
+        sorted_output("hot_pages", &["generated", "run"]).len(),
+        250 + 2
+    );
     // 137 sessions of 25 users in the shipped log; one hot page per 20 s.
     assert_eq!(sorted_output("sessions", &["run"]).len(), 137);
     assert!(

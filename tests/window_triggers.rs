@@ -63,7 +63,9 @@ fn count_windows_fire_every_n_records_per_key_and_the_rest_at_the_end() {
             .filter(|i| i % 3 == key as i64)
             .map(|i| i * 1_000)
             .collect();
-        let windows = times.chunks(3).map(|c| (c.len() as u64, *c.last().unwrap()));
+        let windows = times
+            .chunks(3)
+            .map(|c| (c.len() as u64, *c.last().unwrap()));
         expected.insert(key as u8, windows.collect());
     }
     for parallelism in [1, 2] {
@@ -159,8 +161,7 @@ pipeline! {
 #[test]
 fn processing_time_windows_follow_the_clock_and_lose_nothing() {
     let started = Timestamp::now().as_millis();
-    let got: Vec<Windowed<(), (u64, u64)>> =
-        run::<ProcessingTimeCounts, _>(RunOptions::default());
+    let got: Vec<Windowed<(), (u64, u64)>> = run::<ProcessingTimeCounts, _>(RunOptions::default());
     let ended = Timestamp::now().as_millis();
     assert!(got.len() >= 3, "the input spans several windows: {got:?}");
     let total: u64 = got.iter().map(|w| w.value.0).sum();
@@ -224,5 +225,8 @@ fn an_idle_source_stops_holding_back_the_watermark() {
     // The windows the active source completed fired while the quiet one was
     // still connected, not when it closed.
     let early = got.iter().filter(|&&(_, _, at)| at < closed - 500).count();
-    assert!(early >= 4, "windows fired before the quiet source closed: {got:?}, closed at {closed}");
+    assert!(
+        early >= 4,
+        "windows fired before the quiet source closed: {got:?}, closed at {closed}"
+    );
 }

@@ -120,9 +120,12 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
     ConnectorSpec {
         name: "iter",
         role: Role::Source,
-        options: &[("items", OptKind::Code), ("watermark", OptKind::Watermark),
+        options: &[
+            ("items", OptKind::Code),
+            ("watermark", OptKind::Watermark),
             ("idle_timeout", OptKind::WatermarkTuning),
-            ("max_ahead", OptKind::WatermarkTuning)],
+            ("max_ahead", OptKind::WatermarkTuning),
+        ],
         required: &["items"],
         formats: &[],
     },

@@ -170,6 +170,33 @@ fn init_logging() {
 
 /// Parses the command line and runs or describes the pipeline `P`.
 pub fn main<P: PipelineDef>() -> ExitCode {
+    main_from::<P, _>(std::env::args_os())
+}
+
+/// As [`main`], with the command line given (its first item is the
+/// program's name): for a binary that offers several pipelines and picks
+/// one by its first argument.
+///
+/// # Examples
+///
+/// ```no_run
+/// use pipeline::prelude::*;
+///
+/// pipeline! {
+///     pipeline Squares {
+///         source xs: u64 = generator(count: 3, record: |i: u64| i * i);
+///         xs -> sink stdout();
+///     }
+/// }
+///
+/// let code = pipeline::runtime::cli::main_from::<Squares, _>(["squares", "run", "--quiet"]);
+/// ```
+pub fn main_from<P, I>(args: I) -> ExitCode
+where
+    P: PipelineDef,
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString> + Clone,
+{
     let command = Cli::command()
         .name(P::NAME)
         .about(if P::ABOUT.is_empty() {
@@ -179,7 +206,7 @@ pub fn main<P: PipelineDef>() -> ExitCode {
         })
         .after_help(connectors_help::<P>());
     let cli = match command
-        .try_get_matches()
+        .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,

@@ -331,7 +331,10 @@ fn parse_trigger(stage: &StageCall, cx: &mut Ctxt) -> Option<TriggerSpec> {
             match n {
                 Some(n) if n > 0 => Some(TriggerSpec::Count(n)),
                 _ => {
-                    cx.error(arg.span(), "`count` takes a whole number of records, at least 1");
+                    cx.error(
+                        arg.span(),
+                        "`count` takes a whole number of records, at least 1",
+                    );
                     None
                 }
             }

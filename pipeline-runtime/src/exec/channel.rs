@@ -193,9 +193,7 @@ impl<T: Send> Origin<T> for ChannelOrigin<T> {
             // Nothing came: an empty batch lets the chain see the clock.
             Err(RecvTimeoutError::Timeout) => Ok(Fill::More),
             // Every sender is gone without sending `End`: upstream failed.
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(PipelineError::from(ErrorKind::Cancelled))
-            }
+            Err(RecvTimeoutError::Disconnected) => Err(PipelineError::from(ErrorKind::Cancelled)),
         }
     }
 }

@@ -23,8 +23,8 @@ use crate::operator::{
     ReduceStage,
 };
 use crate::window::{
-    Incremental, LateSenders, ProcessAll, WatermarkOrigin, WatermarkSource, WatermarkStrategy,
-    TimeOf, Trigger, Window, WindowAggregateStage, WindowAssigner, Windowed, check_trigger,
+    Incremental, LateSenders, ProcessAll, TimeOf, Trigger, WatermarkOrigin, WatermarkSource,
+    WatermarkStrategy, Window, WindowAggregateStage, WindowAssigner, Windowed, check_trigger,
 };
 use crate::{ErrorKind, Event, Result};
 use std::cell::RefCell;

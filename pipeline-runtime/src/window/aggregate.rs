@@ -309,7 +309,10 @@ where
         let Some(slots) = self.state.get_mut(key) else {
             return Ok(());
         };
-        if let Some(i) = slots.iter().position(|s| s.window == window && s.count >= n) {
+        if let Some(i) = slots
+            .iter()
+            .position(|s| s.window == window && s.count >= n)
+        {
             let mut slot = slots.swap_remove(i);
             if slots.is_empty() {
                 self.state.remove(key);

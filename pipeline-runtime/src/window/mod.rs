@@ -9,10 +9,10 @@
 mod aggregate;
 mod watermark;
 
-pub(crate) use aggregate::{LateSenders, check_trigger};
 pub use aggregate::{
     Incremental, ProcessAll, WindowAggregate, WindowAggregateStage, WindowFunction, Windowed,
 };
+pub(crate) use aggregate::{LateSenders, check_trigger};
 pub use watermark::WatermarkStrategy;
 pub(crate) use watermark::{WatermarkOrigin, WatermarkSource};
 

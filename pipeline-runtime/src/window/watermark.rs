@@ -152,10 +152,9 @@ impl<T: Event + Send> WatermarkOrigin<T> {
     /// range fail the run or are dropped and counted, per the source's
     /// policy.
     fn scan(&mut self, buf: &mut Vec<T>) -> Result<()> {
-        let limit = self
-            .strategy
-            .max_ahead
-            .map_or(i64::MAX, |ahead| Timestamp::now().as_millis().saturating_add(ahead));
+        let limit = self.strategy.max_ahead.map_or(i64::MAX, |ahead| {
+            Timestamp::now().as_millis().saturating_add(ahead)
+        });
         let mut bad = 0;
         for item in buf.iter() {
             let ts = item.event_time().as_millis();
