@@ -196,6 +196,7 @@ where
     /// window it ended up in.
     fn add(&mut self, key: &K, w: Window, item: &T) -> Window {
         let agg = &self.agg;
+        let (timers, lateness) = (&mut self.timers, self.lateness);
         let slots = self.state.entry_ref(key).or_default();
         let index = if self.assigner.merges() {
             // Merge every session that overlaps the new one into the first
@@ -209,6 +210,12 @@ where
                         .is_some_and(|m| slots[i].window.overlaps(&m.window))
                 {
                     let old = slots.swap_remove(i);
+                    // Its timers are replaced by the merged session's.
+                    let end = old.window.max_timestamp();
+                    cancel_timer(timers, end, key);
+                    if lateness > 0 {
+                        cancel_timer(timers, plus(end, lateness), key);
+                    }
                     merged = Some(match merged {
                         None => Slot {
                             window: old.window.span(&w),
@@ -480,6 +487,18 @@ where
     }
 }
 
+/// Removes one timer of `key` at `at`.
+fn cancel_timer<K: Eq>(timers: &mut BTreeMap<Timestamp, Vec<K>>, at: Timestamp, key: &K) {
+    if let Some(keys) = timers.get_mut(&at)
+        && let Some(i) = keys.iter().position(|k| k == key)
+    {
+        keys.swap_remove(i);
+        if keys.is_empty() {
+            timers.remove(&at);
+        }
+    }
+}
+
 /// Senders of a late-record stream, one taken by each window instance when
 /// it is linked, and the stream's graph node.
 pub(crate) type LateSenders<T> = (Arc<Mutex<Vec<ForwardSender<T>>>>, usize);
@@ -565,4 +584,63 @@ pub(crate) fn check_trigger(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Event;
+    use crate::exec::metrics::Metrics;
+    use crate::operator::Count;
+    use crate::window::Session;
+    use std::time::Duration;
+
+    #[derive(Debug, Clone)]
+    struct At(i64);
+    impl Event for At {
+        fn event_time(&self) -> Timestamp {
+            Timestamp::from_millis(self.0)
+        }
+    }
+
+    /// Collects what it is pushed.
+    struct Out(Vec<Windowed<u8, u64>>);
+    impl Push<Windowed<u8, u64>> for Out {
+        fn push(&mut self, item: Windowed<u8, u64>) -> Result<()> {
+            self.0.push(item);
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_growing_session_keeps_one_timer_of_each_kind() {
+        let stage = WindowAggregateStage {
+            agg: Incremental(Count),
+            assigner: Session::new(Duration::from_millis(100)).unwrap(),
+            lateness: 50,
+            trigger: None,
+            node: 0,
+            late: None,
+        };
+        let meters = MeterSet {
+            metrics: Arc::new(Metrics::new(1)),
+        };
+        let mut op = Stage::<(u8, At)>::link(stage, Out(Vec::new()), &meters);
+        for ts in 0..1_000 {
+            op.push((1, At(ts * 10))).unwrap();
+        }
+        let timers: usize = op.timers.values().map(Vec::len).sum();
+        assert_eq!(timers, 2, "the session's end, and its end plus lateness");
+        op.finish().unwrap();
+        let out = &op.next.0;
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].start.as_millis(), out[0].end.as_millis()),
+            (0, 10_090)
+        );
+        assert_eq!(out[0].value, 1_000);
+    }
 }
