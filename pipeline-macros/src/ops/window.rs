@@ -301,7 +301,7 @@ fn expand_lateness(stage: &StageCall, _cx: &StageCx) -> TokenStream {
 
 /// A trigger as written: `count(N)` or `every(DURATION)` (in ms).
 enum TriggerSpec {
-    Count(u64),
+    Count(u32),
     Every(u64),
 }
 
@@ -325,7 +325,7 @@ fn parse_trigger(stage: &StageCall, cx: &mut Ctxt) -> Option<TriggerSpec> {
                 Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Int(n),
                     ..
-                }) => n.base10_parse::<u64>().ok(),
+                }) => n.base10_parse::<u32>().ok(),
                 _ => None,
             };
             match n {
@@ -333,7 +333,7 @@ fn parse_trigger(stage: &StageCall, cx: &mut Ctxt) -> Option<TriggerSpec> {
                 _ => {
                     cx.error(
                         arg.span(),
-                        "`count` takes a whole number of records, at least 1",
+                        "`count` takes a whole number of records, from 1 to 4294967295",
                     );
                     None
                 }

@@ -96,6 +96,15 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
         self.inner.open(env)
     }
 
+    /// Called only after a batch's last piece: the whole batch is done.
+    fn processed(&mut self) -> Result<()> {
+        self.inner.processed()
+    }
+
+    fn partitions(&self) -> Option<super::origin::PartitionView<'_>> {
+        self.inner.partitions()
+    }
+
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         // A batch handed over in full has been processed by now: from its
         // first record read to here is its latency.
@@ -125,7 +134,9 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
             if started.elapsed() >= self.interval || records >= MAX_BATCH_RECORDS as u64 {
                 return Ok(self.close());
             }
-            if buf.len() >= BATCH {
+            // A multi-partition source's pieces each stay within one
+            // partition, for per-partition watermarks.
+            if buf.len() >= BATCH || (self.inner.partitions().is_some() && !buf.is_empty()) {
                 return Ok(Fill::Partial);
             }
         }

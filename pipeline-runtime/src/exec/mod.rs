@@ -20,7 +20,7 @@ pub use crate::operator::MeterSet;
 pub use channel::TICK;
 pub use graph::{EdgeKind, Graph, GraphFormat, Node, NodeKind};
 pub use micro_batch::{ExecMode, MAX_BATCH_RECORDS};
-pub use origin::{Fill, Origin, RunEnv};
+pub use origin::{Fill, Origin, PartitionView, RunEnv};
 pub use plan::{DeadLetterStream, PipelineBuilder, Plan, SourceStream};
 pub use run::{NodeStats, PipelineDef, RunOptions, RunOutcome};
 pub use segment::{KeyedSeg, Segment, SourceSeg};

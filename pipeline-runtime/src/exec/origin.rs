@@ -41,6 +41,33 @@ pub trait Origin<T>: Send {
     /// no input comes (with an empty batch), so the task's stages see
     /// processing time advance and cancellation is noticed.
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill>;
+
+    /// Every record filled so far has been pushed through the task's chain
+    /// and flushed (called after each complete batch): a source may now
+    /// record its progress, such as committing Kafka offsets.
+    fn processed(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// For an origin that reads several input partitions at once (a Kafka
+    /// consumer's partitions), which one the last fill's records all came
+    /// from and which it reads now, so watermarks can be made per
+    /// partition. `None` (the default): the origin is one partition.
+    fn partitions(&self) -> Option<PartitionView<'_>> {
+        None
+    }
+}
+
+/// The partitions of a multi-partition origin; see [`Origin::partitions`].
+/// Partitions are numbered by the origin, densely from 0 in the order it
+/// first saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionView<'a> {
+    /// The partition of the last fill's records (meaningless if it filled
+    /// none).
+    pub last: usize,
+    /// The partitions the origin reads now.
+    pub assigned: &'a [usize],
 }
 
 /// What every task instance shares with the run: counters, the I/O reactor,

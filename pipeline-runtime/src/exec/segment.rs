@@ -202,7 +202,7 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                 self.chain.push(item)?;
             }
             match fill {
-                Fill::Partial => {}
+                Fill::Partial => continue,
                 Fill::More => self.chain.flush()?,
                 Fill::Watermark(watermark) => {
                     self.chain.watermark(watermark)?;
@@ -212,8 +212,12 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                     self.chain.idle()?;
                     self.chain.flush()?;
                 }
-                Fill::End => return self.chain.finish(),
+                Fill::End => {
+                    self.chain.finish()?;
+                    return self.origin.processed();
+                }
             }
+            self.origin.processed()?;
         }
     }
 }

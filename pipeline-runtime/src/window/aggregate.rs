@@ -119,7 +119,7 @@ struct Slot<Acc> {
     /// fired; it fires that way once (late records re-fire it directly).
     fired: bool,
     /// Records added since the window was created (count triggers).
-    count: u64,
+    count: u32,
     /// Whether it changed since it last emitted (early firing).
     dirty: bool,
 }
@@ -224,7 +224,7 @@ where
                         },
                         Some(mut m) => {
                             m.window = m.window.span(&old.window);
-                            m.count += old.count;
+                            m.count = m.count.saturating_add(old.count);
                             agg.merge(&mut m.acc, old.acc);
                             m
                         }
@@ -246,7 +246,7 @@ where
         };
         let slot = &mut slots[index];
         agg.add(&mut slot.acc, item);
-        slot.count += 1;
+        slot.count = slot.count.saturating_add(1);
         slot.dirty = true;
         slot.window
     }

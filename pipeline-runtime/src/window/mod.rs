@@ -198,7 +198,7 @@ pub enum Trigger {
     /// The end of the input fires what a window holds. Windows follow
     /// arrival order: when several source instances feed a key, which
     /// records share a window depends on how their streams interleave.
-    Count(u64),
+    Count(u32),
     /// Every interval of processing time, emits the current result of each
     /// window that changed since it last emitted (early firing before the
     /// watermark; running results of a [`Global`] window). The window still
@@ -208,7 +208,7 @@ pub enum Trigger {
 
 impl Trigger {
     /// `count(n)`: at least 1.
-    pub fn count(n: u64) -> Result<Self, ConfigError> {
+    pub fn count(n: u32) -> Result<Self, ConfigError> {
         if n == 0 {
             return Err(ConfigError::Invalid {
                 name: "trigger".into(),

@@ -10,7 +10,7 @@
 //! ones out (see [`Push::idle`](crate::operator::Push::idle)).
 
 use crate::connector::BadInputPolicy;
-use crate::exec::origin::{Fill, Origin, RunEnv};
+use crate::exec::origin::{Fill, Origin, PartitionView, RunEnv};
 use crate::{ConfigError, ErrorKind, Event, PipelineError, Result, Timestamp};
 use std::time::{Duration, Instant};
 
@@ -108,21 +108,30 @@ pub(crate) struct WatermarkSource {
     pub(crate) policy: BadInputPolicy,
 }
 
+/// One input partition's progress.
+#[derive(Debug)]
+struct Part {
+    id: usize,
+    max_seen: i64,
+    last_record: Instant,
+}
+
 /// A source instance with watermarks: tracks the largest event time read
-/// and reports the watermark after each batch in which it advanced. Event
-/// times upstream of it (from a channel) are replaced, but the end of time
-/// still passes.
+/// per input partition (one, unless the origin reads several, as a Kafka
+/// consumer does) and reports the minimum over the partitions after each
+/// batch in which it advanced. Partitions quiet for the idle timeout do
+/// not count; when all are, the instance is idle. Event times upstream of
+/// it (from a channel) are replaced, but the end of time still passes.
 pub(crate) struct WatermarkOrigin<T> {
     inner: Box<dyn Origin<T>>,
     strategy: WatermarkStrategy,
     source: WatermarkSource,
     env: Option<RunEnv>,
-    max_seen: i64,
+    parts: Vec<Part>,
     emitted: Timestamp,
     /// Records read so far (the position of the next one).
     read: u64,
     skipped: u64,
-    last_record: Option<Instant>,
     idle: bool,
 }
 
@@ -137,38 +146,68 @@ impl<T> WatermarkOrigin<T> {
             strategy,
             source,
             env: None,
-            max_seen: i64::MIN,
+            parts: Vec::new(),
             emitted: Timestamp::MIN,
             read: 0,
             skipped: 0,
-            last_record: None,
             idle: false,
+        }
+    }
+
+    /// The partition `id`'s progress, added if new.
+    fn part(&mut self, id: usize) -> &mut Part {
+        let i = match self.parts.iter().position(|p| p.id == id) {
+            Some(i) => i,
+            None => {
+                self.parts.push(Part {
+                    id,
+                    max_seen: i64::MIN,
+                    last_record: Instant::now(),
+                });
+                self.parts.len() - 1
+            }
+        };
+        &mut self.parts[i]
+    }
+
+    /// Follows the origin's assignment: partitions it no longer reads stop
+    /// counting; new ones hold the watermark back until they read or idle.
+    fn track_assignment(&mut self) {
+        let assigned: Vec<usize> = match self.inner.partitions() {
+            Some(view) => view.assigned.to_vec(),
+            None => vec![0],
+        };
+        self.parts.retain(|p| assigned.contains(&p.id));
+        for id in assigned {
+            self.part(id);
         }
     }
 }
 
 impl<T: Event + Send> WatermarkOrigin<T> {
-    /// Checks each record's time and tracks the largest. Records out of
+    /// Checks each record's time and returns the largest. Records out of
     /// range fail the run or are dropped and counted, per the source's
     /// policy.
-    fn scan(&mut self, buf: &mut Vec<T>) -> Result<()> {
-        let limit = self.strategy.max_ahead.map_or(i64::MAX, |ahead| {
-            Timestamp::now().as_millis().saturating_add(ahead)
-        });
+    fn scan(&mut self, buf: &mut Vec<T>) -> Result<i64> {
+        let limit = self
+            .strategy
+            .max_ahead
+            .map_or(i64::MAX, |ahead| Timestamp::now().as_millis().saturating_add(ahead));
         let mut bad = 0;
+        let mut max = i64::MIN;
         for item in buf.iter() {
             let ts = item.event_time().as_millis();
             if ts < 0 || ts > limit {
                 bad += 1;
-            } else if ts > self.max_seen {
-                self.max_seen = ts;
+            } else if ts > max {
+                max = ts;
             }
         }
         if bad > 0 {
             self.reject(buf, limit)?;
         }
         self.read += buf.len() as u64 + bad;
-        Ok(())
+        Ok(max)
     }
 
     /// Handles the records of `buf` out of `[0, limit]`.
@@ -221,25 +260,24 @@ impl<T: Event + Send> WatermarkOrigin<T> {
 
     /// The watermark to report after a complete batch, if any: an advance,
     /// a return from idleness, or idleness itself.
-    fn after_batch(&mut self, read_any: bool) -> Fill {
+    fn after_batch(&mut self) -> Fill {
         let now = Instant::now();
+        let timeout = self.strategy.idle_timeout;
+        let active = |p: &&Part| timeout.is_none_or(|t| now.duration_since(p.last_record) < t);
         let was_idle = self.idle;
-        self.idle = was_idle && !read_any;
-        let watermark = Timestamp::from_millis(
-            self.max_seen
-                .saturating_sub(self.strategy.delay)
-                .saturating_sub(1),
-        );
-        if watermark > self.emitted || (was_idle && !self.idle) {
-            self.emitted = self.emitted.max(watermark);
-            return Fill::Watermark(self.emitted);
-        }
-        let quiet_since = *self.last_record.get_or_insert(now);
-        match self.strategy.idle_timeout {
-            Some(timeout) if !self.idle && now.duration_since(quiet_since) >= timeout => {
-                self.idle = true;
-                Fill::Idle
+        // No partition to read is idle at once, as Flink's split-less
+        // readers are.
+        self.idle = !self.parts.iter().any(|p| active(&p));
+        let min = self.parts.iter().filter(active).map(|p| p.max_seen).min();
+        let watermark = min.map(|m| {
+            Timestamp::from_millis(m.saturating_sub(self.strategy.delay).saturating_sub(1))
+        });
+        match watermark {
+            Some(w) if w > self.emitted || (was_idle && !self.idle) => {
+                self.emitted = self.emitted.max(w);
+                Fill::Watermark(self.emitted)
             }
+            _ if self.idle && !was_idle => Fill::Idle,
             _ => Fill::More,
         }
     }
@@ -248,16 +286,20 @@ impl<T: Event + Send> WatermarkOrigin<T> {
 impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
     fn open(&mut self, env: &RunEnv) -> Result<()> {
         self.env = Some(env.clone());
-        self.last_record = Some(Instant::now());
-        self.inner.open(env)
+        self.inner.open(env)?;
+        self.track_assignment();
+        Ok(())
     }
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         let fill = self.inner.fill(buf)?;
-        self.scan(buf)?;
-        let read_any = !buf.is_empty();
-        if read_any {
-            self.last_record = Some(Instant::now());
+        let max = self.scan(buf)?;
+        self.track_assignment();
+        if !buf.is_empty() {
+            let id = self.inner.partitions().map_or(0, |view| view.last);
+            let part = self.part(id);
+            part.max_seen = part.max_seen.max(max);
+            part.last_record = Instant::now();
         }
         Ok(match fill {
             // Only a whole batch moves the watermark (micro-batches).
@@ -267,8 +309,16 @@ impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
                 self.emitted = Timestamp::MAX;
                 Fill::Watermark(w)
             }
-            Fill::More | Fill::Watermark(_) | Fill::Idle => self.after_batch(read_any),
+            Fill::More | Fill::Watermark(_) | Fill::Idle => self.after_batch(),
         })
+    }
+
+    fn processed(&mut self) -> Result<()> {
+        self.inner.processed()
+    }
+
+    fn partitions(&self) -> Option<PartitionView<'_>> {
+        self.inner.partitions()
     }
 }
 
@@ -326,6 +376,6 @@ mod tests {
         assert_eq!(o.skipped, 2);
         // The far-future record did not move the watermark.
         assert_eq!(fill, Fill::End);
-        assert_eq!(o.max_seen, 20);
+        assert_eq!(o.parts[0].max_seen, 20);
     }
 }
