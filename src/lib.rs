@@ -115,6 +115,10 @@
 
 pub use pipeline_macros::{Event, pipeline};
 pub use pipeline_runtime as runtime;
+
+/// The Kafka connector (the default `kafka` feature).
+#[cfg(feature = "kafka")]
+pub use pipeline_kafka as kafka;
 pub use pipeline_runtime::{PipelineError, Result, Timestamp};
 
 /// What a pipeline file needs: `use pipeline::prelude::*;`.

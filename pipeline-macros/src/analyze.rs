@@ -419,6 +419,14 @@ fn check_value(spec: &ConnectorSpec, key: &str, kind: OptKind, value: &Expr, cx:
                 cx.push(e);
             }
         }
+        OptKind::Start => {
+            if start_value(value).is_none() {
+                cx.error(
+                    value.span(),
+                    "`start` takes `committed` (the group's offsets), `earliest`, `latest` or `timestamp(MS)` (epoch milliseconds)",
+                );
+            }
+        }
         OptKind::Name => {
             if !matches!(value, Expr::Lit(l) if matches!(l.lit, Lit::Str(_))) {
                 cx.error(
@@ -510,6 +518,29 @@ pub(crate) fn tuning_millis(key: &str, value: &Expr) -> syn::Result<Option<u64>>
             )),
             ms => Ok(Some(ms)),
         },
+    }
+}
+
+/// The runtime value of a Kafka `start` option, if it is one.
+pub(crate) fn start_value(value: &Expr) -> Option<proc_macro2::TokenStream> {
+    let start = quote::quote!(::pipeline::kafka::Start);
+    match value {
+        Expr::Path(p) => {
+            let variant = match p.path.get_ident()?.to_string().as_str() {
+                "committed" => quote::quote!(Committed),
+                "earliest" => quote::quote!(Earliest),
+                "latest" => quote::quote!(Latest),
+                _ => return None,
+            };
+            Some(quote::quote!(#start::#variant))
+        }
+        Expr::Call(call) if matches!(&*call.func, Expr::Path(p) if p.path.is_ident("timestamp")) => {
+            let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            Some(quote::quote!(#start::Timestamp(#arg)))
+        }
+        _ => None,
     }
 }
 

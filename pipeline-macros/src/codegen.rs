@@ -192,6 +192,11 @@ fn settings(
             | OptKind::Name
             | OptKind::Watermark
             | OptKind::WatermarkTuning => None,
+            OptKind::Start => {
+                let key = &opt.key;
+                let value = crate::analyze::start_value(&opt.value)?;
+                Some(quote_spanned!(opt.value.span()=> __cfg.#key = #value;))
+            }
         }
     });
     quote! {{
@@ -202,11 +207,13 @@ fn settings(
     }}
 }
 
-/// The connector value and its settings.
+/// The connector value and its settings; `record` is a source's declared
+/// record type.
 fn connector_parts(
     rt: &TokenStream,
     connector: &Connector,
     role: Role,
+    record: Option<&syn::Type>,
 ) -> (TokenStream, TokenStream) {
     let Some(spec) = connectors::lookup(&connector.name.to_string(), role) else {
         return (TokenStream::new(), TokenStream::new());
@@ -226,7 +233,10 @@ fn connector_parts(
             quote_spanned!(v.span()=> #v)
         })
     };
-    let (value, settings_ty) = spec.expand(rt, format, code);
+    // A source declared to produce `KafkaMessage<T>` gets the metadata.
+    let metadata = matches!(record, Some(syn::Type::Path(p))
+        if p.path.segments.last().is_some_and(|s| s.ident == "KafkaMessage"));
+    let (value, settings_ty) = spec.expand(rt, format, code, metadata);
     (value, settings(&settings_ty, connector, spec.options))
 }
 
@@ -237,7 +247,7 @@ fn source(
     connector: &Connector,
     vars: &Vars,
 ) -> TokenStream {
-    let (value, settings) = connector_parts(rt, connector, Role::Source);
+    let (value, settings) = connector_parts(rt, connector, Role::Source, Some(ty));
     let name_text = name.to_string();
     let policy = connector.option("on_error").map(|o| &o.value);
     let fan = vars.defined(name);
@@ -308,7 +318,7 @@ fn source(
 }
 
 fn sink_call(rt: &TokenStream, sink: &Connector, sink_name: &str) -> TokenStream {
-    let (value, settings) = connector_parts(rt, sink, Role::Sink);
+    let (value, settings) = connector_parts(rt, sink, Role::Sink, None);
     // Spanned at the format when one is given: a record type the format
     // cannot write is reported there.
     let span = sink

@@ -42,6 +42,8 @@ pub(crate) enum OptKind {
     /// A duration (or `none`) that tunes watermarks: `idle_timeout`,
     /// `max_ahead`; only with `watermark`.
     WatermarkTuning,
+    /// `start: committed | earliest | latest | timestamp(MS)` (Kafka).
+    Start,
 }
 
 /// A connector as the DSL sees it.
@@ -55,6 +57,7 @@ pub(crate) struct ConnectorSpec {
 }
 
 const TEXT_IN: &[&str] = &["text", "json", "csv"];
+const KAFKA_FORMATS: &[&str] = &["json", "csv", "string", "raw"];
 
 pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
     ConnectorSpec {
@@ -130,6 +133,26 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
         formats: &[],
     },
     ConnectorSpec {
+        name: "kafka",
+        role: Role::Source,
+        options: &[
+            ("topic", OptKind::Str),
+            ("group", OptKind::Str),
+            ("brokers", OptKind::Str),
+            ("start", OptKind::Start),
+            ("bounded", OptKind::Bool),
+            ("commit_interval", OptKind::Duration),
+            ("unavailable_timeout", OptKind::Duration),
+            ("format", OptKind::Format),
+            ("on_error", OptKind::Policy),
+            ("watermark", OptKind::Watermark),
+            ("idle_timeout", OptKind::WatermarkTuning),
+            ("max_ahead", OptKind::WatermarkTuning),
+        ],
+        required: &["topic"],
+        formats: KAFKA_FORMATS,
+    },
+    ConnectorSpec {
         name: "stdout",
         role: Role::Sink,
         options: &[("name", OptKind::Name), ("format", OptKind::Format)],
@@ -147,6 +170,21 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
         ],
         required: &["path"],
         formats: &["json", "csv", "text", "debug"],
+    },
+    ConnectorSpec {
+        name: "kafka",
+        role: Role::Sink,
+        options: &[
+            ("name", OptKind::Name),
+            ("topic", OptKind::Str),
+            ("brokers", OptKind::Str),
+            ("sync_timeout", OptKind::Duration),
+            ("format", OptKind::Format),
+            ("key", OptKind::Code),
+            ("headers", OptKind::Code),
+        ],
+        required: &["topic"],
+        formats: KAFKA_FORMATS,
     },
     ConnectorSpec {
         name: "collect",
@@ -184,16 +222,40 @@ impl ConnectorSpec {
     }
 
     /// The runtime paths of the connector value and its settings type.
-    /// `format` is the expanded format; `code` gives a code option's value.
+    /// `format` is the expanded format; `code` gives a code option's value;
+    /// `metadata` says a source's records are `KafkaMessage`s.
     pub(crate) fn expand(
         &self,
         rt: &TokenStream,
         format: Option<TokenStream>,
         code: impl Fn(&str) -> Option<TokenStream>,
+        metadata: bool,
     ) -> (TokenStream, TokenStream) {
         let fmt = format.unwrap_or_default();
         let no_settings = quote!(#rt::connector::NoSettings);
+        let kafka = quote!(::pipeline::kafka);
         match (self.role, self.name) {
+            (Role::Source, "kafka") => {
+                let reader = if metadata {
+                    quote!(#kafka::WithMetadata(#fmt))
+                } else {
+                    quote!(#kafka::Value(#fmt))
+                };
+                (
+                    quote!(#kafka::KafkaSource::new(#reader)),
+                    quote!(#kafka::KafkaSourceSettings),
+                )
+            }
+            (Role::Sink, "kafka") => {
+                let mut sink = quote!(#kafka::KafkaSink::new(#fmt));
+                if let Some(key) = code("key") {
+                    sink = quote!(#sink.with_key(#key));
+                }
+                if let Some(headers) = code("headers") {
+                    sink = quote!(#sink.with_headers(#headers));
+                }
+                (sink, quote!(#kafka::KafkaSinkSettings))
+            }
             (Role::Source, "socket") => (
                 quote!(#rt::connector::socket::SocketSource::new(#fmt)),
                 quote!(#rt::connector::socket::SocketSettings),
@@ -240,6 +302,7 @@ pub(crate) fn format_value(rt: &TokenStream, name: &syn::Ident) -> TokenStream {
         "json" => quote_spanned!(span=> #rt::format::Json),
         "csv" => quote_spanned!(span=> <#rt::format::Csv as ::core::default::Default>::default()),
         "debug" => quote_spanned!(span=> #rt::format::DebugFormat),
+        "raw" => quote_spanned!(span=> #rt::format::Raw),
         _ => quote_spanned!(span=> #rt::format::Text),
     }
 }

@@ -96,9 +96,13 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
         self.inner.open(env)
     }
 
-    /// Called only after a batch's last piece: the whole batch is done.
-    fn processed(&mut self) -> Result<()> {
-        self.inner.processed()
+    /// Asked only after a batch's last piece: the whole batch is done.
+    fn commit_due(&self) -> bool {
+        self.inner.commit_due()
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.inner.commit()
     }
 
     fn partitions(&self) -> Option<super::origin::PartitionView<'_>> {

@@ -42,10 +42,18 @@ pub trait Origin<T>: Send {
     /// processing time advance and cancellation is noticed.
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill>;
 
-    /// Every record filled so far has been pushed through the task's chain
-    /// and flushed (called after each complete batch): a source may now
-    /// record its progress, such as committing Kafka offsets.
-    fn processed(&mut self) -> Result<()> {
+    /// Whether the source wants to record its progress now (a Kafka offset
+    /// commit is due). Asked after each complete batch; if so, the task
+    /// makes its chain's output durable ([`Push::sync`](crate::operator::Push::sync))
+    /// and calls [`commit`](Self::commit).
+    fn commit_due(&self) -> bool {
+        false
+    }
+
+    /// Every record filled so far has been pushed through the task's
+    /// chain, and the chain's output is durable: record progress. Also
+    /// called once after the task's input ended and its chain finished.
+    fn commit(&mut self) -> Result<()> {
         Ok(())
     }
 

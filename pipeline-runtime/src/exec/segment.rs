@@ -214,10 +214,13 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                 }
                 Fill::End => {
                     self.chain.finish()?;
-                    return self.origin.processed();
+                    return self.origin.commit();
                 }
             }
-            self.origin.processed()?;
+            if self.origin.commit_due() {
+                self.chain.sync()?;
+                self.origin.commit()?;
+            }
         }
     }
 }

@@ -16,11 +16,19 @@ use std::str::FromStr;
 #[diagnostic::on_unimplemented(
     message = "records of type `{T}` cannot be read with the `{Self}` format",
     label = "this format cannot produce the declared record type",
-    note = "`json` and `csv` need `serde::Deserialize` (add `#[derive(Deserialize)]`); `text` needs `FromStr`, such as `String`"
+    note = "`json` and `csv` need `serde::Deserialize` (add `#[derive(Deserialize)]`); `text` and `string` need `FromStr`, such as `String`; `raw` gives `Vec<u8>`"
 )]
 pub trait Decode<T>: Clone + Send + 'static {
     /// Decodes one line (without its line ending).
     fn decode(&mut self, line: &str) -> Result<T, DecodeError>;
+
+    /// Decodes one message of bytes (a Kafka record's value): UTF-8 text
+    /// decoded as a line, unless the format reads bytes itself ([`Raw`]).
+    fn decode_bytes(&mut self, bytes: &[u8]) -> Result<T, DecodeError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| DecodeError::new(format!("not UTF-8: {e}")))?;
+        self.decode(text)
+    }
 
     /// Takes the first line of an input as a header (sources with
     /// `header: true`).
@@ -38,7 +46,7 @@ pub trait Decode<T>: Clone + Send + 'static {
 #[diagnostic::on_unimplemented(
     message = "records of type `{T}` cannot be written with the `{Self}` format",
     label = "this format cannot write the stream's records",
-    note = "`json` and `csv` need `serde::Serialize` (add `#[derive(Serialize)]`); `text` needs `Display`; `debug` needs `Debug`"
+    note = "`json` and `csv` need `serde::Serialize` (add `#[derive(Serialize)]`); `text` and `string` need `Display`; `debug` needs `Debug`; `raw` writes `Vec<u8>`"
 )]
 pub trait Encode<T>: Clone + Send + 'static {
     /// Appends the record and a newline to `out`.
@@ -86,6 +94,44 @@ impl std::fmt::Display for Text {
     }
 }
 
+/// Bytes as they are: a Kafka record's value as `Vec<u8>`. Written to a
+/// line sink, a record is its bytes and a newline.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::format::{Decode, Encode, Raw};
+/// let v: Vec<u8> = Raw.decode_bytes(&[0xff, 0x00]).unwrap();
+/// assert_eq!(v, vec![0xff, 0x00]);
+/// let mut out = Vec::new();
+/// Raw.encode(&v, &mut out).unwrap();
+/// assert_eq!(out, vec![0xff, 0x00, b'\n']);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Raw;
+
+impl Decode<Vec<u8>> for Raw {
+    fn decode(&mut self, line: &str) -> Result<Vec<u8>, DecodeError> {
+        Ok(line.as_bytes().to_vec())
+    }
+
+    fn decode_bytes(&mut self, bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        Ok(bytes.to_vec())
+    }
+
+    fn skips_blank_lines(&self) -> bool {
+        false
+    }
+}
+
+impl Encode<Vec<u8>> for Raw {
+    fn encode(&mut self, item: &Vec<u8>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        out.extend_from_slice(item);
+        out.push(b'\n');
+        Ok(())
+    }
+}
+
 /// `Debug` output, one record per line: the default of `stdout`.
 ///
 /// # Examples
@@ -123,6 +169,10 @@ pub struct Json;
 impl<T: DeserializeOwned> Decode<T> for Json {
     fn decode(&mut self, line: &str) -> Result<T, DecodeError> {
         serde_json::from_str(line).map_err(DecodeError::new)
+    }
+
+    fn decode_bytes(&mut self, bytes: &[u8]) -> Result<T, DecodeError> {
+        serde_json::from_slice(bytes).map_err(DecodeError::new)
     }
 }
 

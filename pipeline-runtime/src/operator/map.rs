@@ -50,6 +50,10 @@ where
         self.next.idle()
     }
 
+    fn sync(&mut self) -> Result<()> {
+        self.next.sync()
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.next.finish()
     }

@@ -70,6 +70,14 @@ pub trait Push<In> {
         Ok(())
     }
 
+    /// Makes everything pushed so far durable before the source records its
+    /// progress (commits Kafka offsets): sinks wait until their writes are
+    /// acknowledged. Stages forward it; the default only flushes. Output
+    /// already handed to another task (across an exchange) is not covered.
+    fn sync(&mut self) -> Result<()> {
+        self.flush()
+    }
+
     /// The input has gone idle: no records came for the source's idle
     /// timeout, so its watermark must not hold back the others'. Downstream
     /// channels leave it out of their minimum until its next watermark.
@@ -172,6 +180,9 @@ impl<In, P: Push<In> + ?Sized> Push<In> for &mut P {
     }
     fn idle(&mut self) -> Result<()> {
         (**self).idle()
+    }
+    fn sync(&mut self) -> Result<()> {
+        (**self).sync()
     }
     fn finish(&mut self) -> Result<()> {
         (**self).finish()

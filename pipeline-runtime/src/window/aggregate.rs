@@ -465,6 +465,13 @@ where
         self.next.idle()
     }
 
+    fn sync(&mut self) -> Result<()> {
+        if let Some((tx, _)) = &mut self.late_out {
+            tx.flush()?;
+        }
+        self.next.sync()
+    }
+
     fn finish(&mut self) -> Result<()> {
         // The end of the input completes every window.
         self.advance(Timestamp::MAX)?;

@@ -313,8 +313,12 @@ impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
         })
     }
 
-    fn processed(&mut self) -> Result<()> {
-        self.inner.processed()
+    fn commit_due(&self) -> bool {
+        self.inner.commit_due()
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.inner.commit()
     }
 
     fn partitions(&self) -> Option<PartitionView<'_>> {

@@ -1,0 +1,647 @@
+//! The Kafka source: one consumer per parallel instance, all in one
+//! consumer group, so instances (and other copies of the pipeline with the
+//! same group) split the topic's partitions.
+//!
+//! Offsets are committed by the source, never automatically: after records
+//! went through the source task's chain and its sinks acknowledged them
+//! ([`Push::sync`](pipeline_runtime::operator::Push::sync)), every
+//! `commit_interval`, when partitions are revoked, and at the end. A copy
+//! that restarts resumes from there. Records still in flight across an
+//! exchange, and window state, are not covered until checkpoints exist: a
+//! crash may then lose them (the same as a restart of a plain consumer
+//! that committed too early). On a rebalance the state of a revoked
+//! partition is not handed over: the new owner re-reads the partition from
+//! the last committed offset.
+
+use crate::message::ReadMessage;
+use crate::{Property, default_brokers, settings_error};
+use pipeline_runtime::connector::{BadInput, SourceConnector, SourceCtx};
+use pipeline_runtime::exec::channel::{BATCH, TICK};
+use pipeline_runtime::exec::{Fill, Origin, PartitionView, RunEnv};
+use pipeline_runtime::{ErrorKind, PipelineError, Position, Result};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Where a source starts reading each partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// The group's committed offset; the beginning where there is none.
+    #[default]
+    Committed,
+    /// The beginning of each partition, whatever was committed.
+    Earliest,
+    /// The end of each partition: only records written from now on.
+    Latest,
+    /// The first record at or after this time (epoch milliseconds).
+    Timestamp(i64),
+}
+
+/// Settings of the Kafka source; every field can be overridden with
+/// `--set NAME.KEY=VALUE`, and any other key is passed to librdkafka as a
+/// property (`--set clicks.fetch.min.bytes=1024`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KafkaSourceSettings {
+    /// Bootstrap brokers, `host:port` separated by commas. Default:
+    /// `$PIPELINE_KAFKA_BROKERS`, else `127.0.0.1:9092`.
+    pub brokers: String,
+    /// The topic; several separated by commas, or a regular expression
+    /// starting with `^` (every matching topic, including ones created
+    /// later).
+    pub topic: String,
+    /// The consumer group. Default: `pipeline.<source name>`.
+    pub group: String,
+    /// Where to start reading: `committed`, `earliest`, `latest`, or
+    /// `{ timestamp = MS }`.
+    pub start: Start,
+    /// Stop once every partition of the instance is read to its end (as it
+    /// was when reached), instead of waiting for more.
+    pub bounded: bool,
+    /// How often offsets are committed.
+    #[serde(with = "humantime_serde")]
+    pub commit_interval: Duration,
+    /// How long no broker may be reachable before the source fails;
+    /// librdkafka reconnects with backoff meanwhile, and reading goes on
+    /// where it stopped.
+    #[serde(with = "humantime_serde")]
+    pub unavailable_timeout: Duration,
+    /// librdkafka properties, such as `session.timeout.ms`.
+    #[serde(flatten)]
+    pub properties: BTreeMap<String, Property>,
+}
+
+impl Default for KafkaSourceSettings {
+    fn default() -> Self {
+        KafkaSourceSettings {
+            brokers: default_brokers(),
+            topic: String::new(),
+            group: String::new(),
+            start: Start::Committed,
+            bounded: false,
+            commit_interval: Duration::from_secs(1),
+            unavailable_timeout: Duration::from_secs(60),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Reads records from Kafka topics: `kafka(topic: "clicks", format: json)`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use pipeline::prelude::*;
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, Event)]
+/// struct Click { user: String, #[event_time] ts: i64 }
+///
+/// pipeline! {
+///     pipeline Counts {
+///         source clicks: Click = kafka(topic: "clicks", group: "counts", format: json, start: earliest, watermark: bounded(5s));
+///         clicks -> key_by(|c: &Click| c.user.clone()) -> window(tumbling(1min)) -> aggregate(count())
+///             -> sink kafka(topic: "counts", format: json, key: |w: &Windowed<String, u64>| w.key.clone());
+///     }
+/// }
+///
+/// fn main() -> std::process::ExitCode { Counts::main() }
+/// ```
+#[derive(Debug, Clone)]
+pub struct KafkaSource<R> {
+    reader: R,
+}
+
+impl<R> KafkaSource<R> {
+    /// A source whose records `reader` makes from messages.
+    pub fn new(reader: R) -> Self {
+        KafkaSource { reader }
+    }
+}
+
+impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R> {
+    type Settings = KafkaSourceSettings;
+    const KIND: &'static str = "kafka";
+
+    fn instances(
+        self,
+        mut settings: KafkaSourceSettings,
+        ctx: &mut SourceCtx,
+    ) -> Result<Vec<Box<dyn Origin<T>>>> {
+        let name = ctx.name().to_owned();
+        if settings.topic.trim().is_empty() {
+            return Err(settings_error(&name, "needs a `topic`"));
+        }
+        let topics: Vec<String> = settings
+            .topic
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if settings.bounded && (topics.len() != 1 || topics[0].starts_with('^')) {
+            return Err(settings_error(
+                &name,
+                "`bounded` reads one topic; give one topic name",
+            ));
+        }
+        if settings.group.is_empty() {
+            settings.group = format!("pipeline.{name}");
+        }
+        let config = consumer_config(&settings);
+        Ok((0..ctx.parallelism())
+            .map(|instance| {
+                Box::new(KafkaOrigin {
+                    reader: self.reader.clone(),
+                    name: name.clone(),
+                    instance,
+                    topics: topics.clone(),
+                    settings: settings.clone(),
+                    config: config.clone(),
+                    bad: ctx.bad_input(instance),
+                    consumer: None,
+                    shared: Arc::default(),
+                    ids: Vec::new(),
+                    assigned: Vec::new(),
+                    last: 0,
+                    read: HashMap::new(),
+                    stash: None,
+                    last_commit: Instant::now(),
+                    uncommitted: false,
+                    down_since: None,
+                    last_probe: Instant::now(),
+                    eof: HashSet::new(),
+                    ended: false,
+                    env: None,
+                }) as Box<dyn Origin<T>>
+            })
+            .collect())
+    }
+}
+
+/// The librdkafka configuration of a source's consumers.
+fn consumer_config(settings: &KafkaSourceSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.brokers)
+        .set("group.id", &settings.group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        // Faster group joins than the 45 s default; override as needed.
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500")
+        .set("enable.partition.eof", if settings.bounded { "true" } else { "false" });
+    if settings.start == Start::Latest {
+        config.set("auto.offset.reset", "latest");
+    }
+    for (key, value) in &settings.properties {
+        config.set(key, value.to_string());
+    }
+    config
+}
+
+/// A partition by topic and number.
+type Tp = (String, i32);
+
+/// What the consumer's callbacks share with its origin.
+#[derive(Debug, Default)]
+struct Shared {
+    /// The partitions assigned now.
+    assigned: Vec<Tp>,
+    /// Whether an assignment has arrived at all.
+    assigned_once: bool,
+    changed: bool,
+    /// Partitions whose start position was applied in this run.
+    started: HashSet<Tp>,
+    /// Next offsets of records processed and made durable: what a
+    /// revocation commits.
+    done: HashMap<Tp, i64>,
+    /// When no broker could be reached, since.
+    down_since: Option<Instant>,
+    /// A failure in a callback, reported by the next fill.
+    error: Option<String>,
+}
+
+/// The consumer's callbacks: rebalances (start positions, commits on
+/// revocation) and client errors.
+struct Callbacks {
+    shared: Arc<Mutex<Shared>>,
+    start: Start,
+    source: String,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ClientContext for Callbacks {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let code = error.rdkafka_error_code();
+        if matches!(
+            code,
+            Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+        ) {
+            let mut shared = lock(&self.shared);
+            if shared.down_since.is_none() {
+                tracing::warn!(source = %self.source, "Kafka broker unreachable ({reason}); retrying");
+                shared.down_since = Some(Instant::now());
+            }
+        } else {
+            tracing::warn!(source = %self.source, "Kafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for Callbacks {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let listed: Vec<Tp> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.set_start(consumer, tpl, &listed);
+                let result = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                let mut shared = lock(&self.shared);
+                if let Err(e) = result {
+                    shared.error = Some(format!("could not take its partitions: {e}"));
+                }
+                if cooperative {
+                    shared.assigned.extend(listed.iter().cloned());
+                } else {
+                    shared.assigned = listed.clone();
+                }
+                shared.assigned_once = true;
+                shared.changed = true;
+                tracing::info!(source = %self.source, "assigned {}", describe(&listed));
+            }
+            _ => {
+                if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
+                    tracing::warn!(source = %self.source, "rebalance failed ({err:?}); giving up the partitions");
+                }
+                self.commit_revoked(consumer, &listed);
+                let result = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = result {
+                    tracing::warn!(source = %self.source, "could not give up partitions: {e}");
+                }
+                let mut shared = lock(&self.shared);
+                shared.assigned.retain(|tp| !listed.contains(tp));
+                shared.changed = true;
+                tracing::info!(source = %self.source, "revoked {}", describe(&listed));
+            }
+        }
+    }
+}
+
+/// The dense id of a partition, added if new.
+fn intern(ids: &mut Vec<Tp>, topic: &str, partition: i32) -> usize {
+    match ids.iter().position(|(t, p)| *p == partition && t == topic) {
+        Some(i) => i,
+        None => {
+            ids.push((topic.to_owned(), partition));
+            ids.len() - 1
+        }
+    }
+}
+
+fn describe(tps: &[Tp]) -> String {
+    if tps.is_empty() {
+        return "no partitions".into();
+    }
+    tps.iter()
+        .map(|(t, p)| format!("{t}/{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Callbacks {
+    /// Sets where newly assigned partitions start, unless they continue
+    /// from the committed offset.
+    fn set_start(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList, listed: &[Tp]) {
+        let fresh: Vec<&Tp> = {
+            let mut shared = lock(&self.shared);
+            listed
+                .iter()
+                .filter(|tp| shared.started.insert((*tp).clone()))
+                .collect()
+        };
+        let offset = match self.start {
+            Start::Committed => return,
+            Start::Earliest => Offset::Beginning,
+            Start::Latest => Offset::End,
+            Start::Timestamp(ms) => {
+                // Look the offsets up, then set each fresh partition's.
+                let mut query = TopicPartitionList::new();
+                for (t, p) in &fresh {
+                    let _ = query.add_partition_offset(t, *p, Offset::Offset(ms));
+                }
+                match consumer.offsets_for_times(query, Duration::from_secs(10)) {
+                    Ok(found) => {
+                        for e in found.elements() {
+                            let _ = tpl.set_partition_offset(e.topic(), e.partition(), e.offset());
+                        }
+                    }
+                    Err(e) => {
+                        lock(&self.shared).error =
+                            Some(format!("could not find the offsets at {ms}ms: {e}"));
+                    }
+                }
+                return;
+            }
+        };
+        for (t, p) in fresh {
+            let _ = tpl.set_partition_offset(t, *p, offset);
+        }
+    }
+
+    /// Commits what was processed of partitions being revoked, so their
+    /// next owner does not read it again.
+    fn commit_revoked(&self, consumer: &BaseConsumer<Self>, revoked: &[Tp]) {
+        let tpl = {
+            let shared = lock(&self.shared);
+            let mut tpl = TopicPartitionList::new();
+            for tp in revoked {
+                if let Some(&next) = shared.done.get(tp) {
+                    let _ = tpl.add_partition_offset(&tp.0, tp.1, Offset::Offset(next));
+                }
+            }
+            tpl
+        };
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(&tpl, CommitMode::Sync)
+        {
+            tracing::warn!(source = %self.source, "could not commit revoked partitions: {e}");
+        }
+    }
+}
+
+/// One source instance: a consumer in the group.
+struct KafkaOrigin<T, R> {
+    reader: R,
+    name: String,
+    instance: usize,
+    topics: Vec<String>,
+    settings: KafkaSourceSettings,
+    config: ClientConfig,
+    bad: BadInput,
+    consumer: Option<BaseConsumer<Callbacks>>,
+    shared: Arc<Mutex<Shared>>,
+    /// Partitions by the dense id the watermarks see.
+    ids: Vec<Tp>,
+    /// Ids of the partitions assigned now.
+    assigned: Vec<usize>,
+    /// The partition of the last fill.
+    last: usize,
+    /// Next offset per partition id, of records handed to the chain.
+    read: HashMap<usize, i64>,
+    /// A record from another partition than the batch's, for the next fill.
+    stash: Option<(usize, T)>,
+    last_commit: Instant,
+    uncommitted: bool,
+    down_since: Option<Instant>,
+    last_probe: Instant,
+    /// Partitions read to their end (`bounded`).
+    eof: HashSet<usize>,
+    ended: bool,
+    env: Option<RunEnv>,
+}
+
+impl<T, R> KafkaOrigin<T, R> {
+    fn error(&self, message: String, retryable: bool) -> PipelineError {
+        PipelineError::from(ErrorKind::Source {
+            source_name: self.name.clone(),
+            message,
+            retryable,
+        })
+    }
+
+    /// Takes in a rebalance's new assignment and any callback failure.
+    fn follow_callbacks(&mut self) -> Result<()> {
+        let (assigned, error, down_since) = {
+            let mut shared = lock(&self.shared);
+            let assigned = std::mem::take(&mut shared.changed).then(|| shared.assigned.clone());
+            (assigned, shared.error.take(), shared.down_since)
+        };
+        if let Some(message) = error {
+            return Err(self.error(message, false));
+        }
+        if let Some(assigned) = assigned {
+            self.assigned = assigned
+                .iter()
+                .map(|(t, p)| intern(&mut self.ids, t, *p))
+                .collect();
+            self.read.retain(|id, _| self.assigned.contains(id));
+        }
+        self.down_since = down_since;
+        Ok(())
+    }
+
+    /// While brokers are unreachable: checks whether they are back, and
+    /// fails once they have been gone longer than allowed.
+    fn watch_brokers(&mut self) -> Result<()> {
+        let Some(since) = self.down_since else {
+            return Ok(());
+        };
+        if self.last_probe.elapsed() >= Duration::from_secs(1) {
+            self.last_probe = Instant::now();
+            let reachable = self
+                .consumer
+                .as_ref()
+                .is_some_and(|c| c.fetch_metadata(None, Duration::from_millis(500)).is_ok());
+            if reachable {
+                tracing::info!(source = %self.name, "Kafka broker reachable again");
+                lock(&self.shared).down_since = None;
+                self.down_since = None;
+                return Ok(());
+            }
+        }
+        if since.elapsed() >= self.settings.unavailable_timeout {
+            return Err(self.error(
+                format!(
+                    "no Kafka broker reachable at {} for {}; start one or point `brokers` (or PIPELINE_KAFKA_BROKERS) at a running cluster",
+                    self.settings.brokers,
+                    humantime::format_duration(self.settings.unavailable_timeout)
+                ),
+                true,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Commits the offsets of the records handed out so far.
+    fn commit_now(&mut self, mode: CommitMode) -> Result<()> {
+        let Some(consumer) = &self.consumer else {
+            return Ok(());
+        };
+        let mut tpl = TopicPartitionList::new();
+        let mut done = HashMap::new();
+        for (&id, &next) in &self.read {
+            let (topic, partition) = &self.ids[id];
+            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(next));
+            done.insert((topic.clone(), *partition), next);
+        }
+        lock(&self.shared).done.extend(done);
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(&tpl, mode)
+        {
+            // A failed commit only means some records may be read again.
+            tracing::warn!(source = %self.name, "could not commit offsets: {e}");
+        }
+        self.last_commit = Instant::now();
+        self.uncommitted = false;
+        Ok(())
+    }
+
+    /// Whether every assigned partition has been read to its end.
+    fn at_end(&self) -> bool {
+        self.settings.bounded
+            && self.stash.is_none()
+            && lock(&self.shared).assigned_once
+            && self.assigned.iter().all(|id| self.eof.contains(id))
+    }
+}
+
+impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
+    fn open(&mut self, env: &RunEnv) -> Result<()> {
+        self.env = Some(env.clone());
+        self.bad.open(env);
+        let callbacks = Callbacks {
+            shared: self.shared.clone(),
+            start: self.settings.start,
+            source: self.name.clone(),
+        };
+        let consumer: BaseConsumer<Callbacks> = self
+            .config
+            .create_with_context(callbacks)
+            .map_err(|e| self.error(format!("bad Kafka settings: {e}"), false))?;
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| self.error(format!("could not subscribe to {topics:?}: {e}"), false))?;
+        tracing::debug!(source = %self.name, instance = self.instance, "subscribed to {topics:?}");
+        self.consumer = Some(consumer);
+        Ok(())
+    }
+
+    fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        if let Some((id, item)) = self.stash.take() {
+            self.last = id;
+            buf.push(item);
+        }
+        let deadline = Instant::now() + TICK;
+        loop {
+            if buf.len() >= BATCH || self.env.as_ref().is_some_and(RunEnv::is_cancelled) {
+                break;
+            }
+            let wait = if buf.is_empty() {
+                deadline.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
+            let Some(consumer) = &self.consumer else {
+                break;
+            };
+            let message = match consumer.poll(wait) {
+                None => break,
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    // `bounded` reads one topic, so the number names it.
+                    let id = intern(&mut self.ids, &self.topics[0], partition);
+                    self.eof.insert(id);
+                    continue;
+                }
+                Some(Err(e)) => {
+                    let retryable = matches!(
+                        e.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::BrokerTransportFailure
+                                | RDKafkaErrorCode::AllBrokersDown
+                                | RDKafkaErrorCode::OperationTimedOut
+                        )
+                    );
+                    if retryable {
+                        let mut shared = lock(&self.shared);
+                        shared.down_since.get_or_insert_with(Instant::now);
+                        continue;
+                    }
+                    return Err(self.error(format!("reading failed: {e}"), false));
+                }
+                Some(Ok(message)) => message,
+            };
+            let (topic, partition, offset) =
+                (message.topic(), message.partition(), message.offset());
+            let id = intern(&mut self.ids, topic, partition);
+            self.read.insert(id, offset + 1);
+            self.uncommitted = true;
+            self.eof.remove(&id);
+            match self.reader.read(&message) {
+                Ok(item) if buf.is_empty() || id == self.last => {
+                    self.last = id;
+                    buf.push(item);
+                }
+                Ok(item) => {
+                    self.stash = Some((id, item));
+                    break;
+                }
+                Err(error) => {
+                    let raw = String::from_utf8_lossy(message.payload().unwrap_or_default());
+                    self.bad.handle(
+                        || Position::other(format!("{topic}/{partition}@{offset}")),
+                        &raw,
+                        error,
+                    )?;
+                }
+            }
+        }
+        self.bad.flush()?;
+        self.follow_callbacks()?;
+        self.watch_brokers()?;
+        if self.at_end() {
+            self.ended = true;
+            self.bad.finish()?;
+            return Ok(Fill::End);
+        }
+        Ok(Fill::More)
+    }
+
+    fn commit_due(&self) -> bool {
+        self.uncommitted && self.last_commit.elapsed() >= self.settings.commit_interval
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.commit_now(if self.ended {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        })
+    }
+
+    fn partitions(&self) -> Option<PartitionView<'_>> {
+        Some(PartitionView {
+            last: self.last,
+            assigned: &self.assigned,
+        })
+    }
+}
