@@ -12,12 +12,12 @@ use pipeline_runtime::connector::{SinkConnector, SinkCtx};
 use pipeline_runtime::format::Encode;
 use pipeline_runtime::operator::Push;
 use pipeline_runtime::{ErrorKind, PipelineError, Result};
+use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::ClientContext;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -110,7 +110,9 @@ macro_rules! decimal_keys {
         }
     )*};
 }
-decimal_keys!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+decimal_keys!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
 
 /// Gives each record its key: a closure `|record: &T| key`, or [`NoKey`].
 pub trait KeyOf<T>: Clone + Send + 'static {
@@ -399,7 +401,9 @@ where
                     self.check()?;
                 }
                 Err((e, _)) => {
-                    return Err(self.error(format!("could not send to `{}`: {e}", self.topic), false));
+                    return Err(
+                        self.error(format!("could not send to `{}`: {e}", self.topic), false)
+                    );
                 }
             }
         }

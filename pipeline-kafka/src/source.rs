@@ -20,9 +20,7 @@ use pipeline_runtime::exec::channel::{BATCH, TICK};
 use pipeline_runtime::exec::{Fill, Origin, PartitionView, RunEnv};
 use pipeline_runtime::{ErrorKind, PipelineError, Position, Result};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
@@ -198,7 +196,10 @@ fn consumer_config(settings: &KafkaSourceSettings) -> ClientConfig {
         // Faster group joins than the 45 s default; override as needed.
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "500")
-        .set("enable.partition.eof", if settings.bounded { "true" } else { "false" });
+        .set(
+            "enable.partition.eof",
+            if settings.bounded { "true" } else { "false" },
+        );
     if settings.start == Start::Latest {
         config.set("auto.offset.reset", "latest");
     }
@@ -239,7 +240,9 @@ struct Callbacks {
 }
 
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ClientContext for Callbacks {
@@ -267,7 +270,10 @@ impl ConsumerContext for Callbacks {
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         let listed: Vec<Tp> = tpl
             .elements()
             .iter()
@@ -340,7 +346,12 @@ fn describe(tps: &[Tp]) -> String {
 impl Callbacks {
     /// Sets where newly assigned partitions start, unless they continue
     /// from the committed offset.
-    fn set_start(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList, listed: &[Tp]) {
+    fn set_start(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        tpl: &mut TopicPartitionList,
+        listed: &[Tp],
+    ) {
         let fresh: Vec<&Tp> = {
             let mut shared = lock(&self.shared);
             listed

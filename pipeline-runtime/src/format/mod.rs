@@ -25,8 +25,8 @@ pub trait Decode<T>: Clone + Send + 'static {
     /// Decodes one message of bytes (a Kafka record's value): UTF-8 text
     /// decoded as a line, unless the format reads bytes itself ([`Raw`]).
     fn decode_bytes(&mut self, bytes: &[u8]) -> Result<T, DecodeError> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| DecodeError::new(format!("not UTF-8: {e}")))?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| DecodeError::new(format!("not UTF-8: {e}")))?;
         self.decode(text)
     }
 

@@ -189,10 +189,9 @@ impl<T: Event + Send> WatermarkOrigin<T> {
     /// range fail the run or are dropped and counted, per the source's
     /// policy.
     fn scan(&mut self, buf: &mut Vec<T>) -> Result<i64> {
-        let limit = self
-            .strategy
-            .max_ahead
-            .map_or(i64::MAX, |ahead| Timestamp::now().as_millis().saturating_add(ahead));
+        let limit = self.strategy.max_ahead.map_or(i64::MAX, |ahead| {
+            Timestamp::now().as_millis().saturating_add(ahead)
+        });
         let mut bad = 0;
         let mut max = i64::MIN;
         for item in buf.iter() {
