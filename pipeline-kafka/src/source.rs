@@ -61,7 +61,10 @@ pub struct KafkaSourceSettings {
     /// The consumer group. Default: `pipeline.<source name>`.
     pub group: String,
     /// Where to start reading: `committed`, `earliest`, `latest`, or
-    /// `{ timestamp = MS }`.
+    /// `{ timestamp = MS }`. The position applies to each partition the
+    /// first time this process reads it; a partition taken over from
+    /// another instance or copy goes on from the group's committed offset
+    /// only with `committed`, so several copies should use that.
     pub start: Start,
     /// Stop once every partition of the instance is read to its end (as it
     /// was when reached), instead of waiting for more.
@@ -155,6 +158,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
             settings.group = format!("pipeline.{name}");
         }
         let config = consumer_config(&settings);
+        let started = Arc::default();
         Ok((0..ctx.parallelism())
             .map(|instance| {
                 Box::new(KafkaOrigin {
@@ -167,6 +171,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     bad: ctx.bad_input(instance),
                     consumer: None,
                     shared: Arc::default(),
+                    started: Arc::clone(&started),
                     ids: Vec::new(),
                     assigned: Vec::new(),
                     last: 0,
@@ -178,6 +183,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     last_probe: Instant::now(),
                     eof: HashSet::new(),
                     ended: false,
+                    warned_missing: false,
                     env: None,
                 }) as Box<dyn Origin<T>>
             })
@@ -220,10 +226,9 @@ struct Shared {
     /// Whether an assignment has arrived at all.
     assigned_once: bool,
     changed: bool,
-    /// Partitions whose start position was applied in this run.
-    started: HashSet<Tp>,
-    /// Next offsets of records processed and made durable: what a
-    /// revocation commits.
+    /// Next offsets of records that went through the chain: what a
+    /// revocation commits, so the partition's next owner goes on from
+    /// there.
     done: HashMap<Tp, i64>,
     /// When no broker could be reached, since.
     down_since: Option<Instant>,
@@ -235,6 +240,10 @@ struct Shared {
 /// revocation) and client errors.
 struct Callbacks {
     shared: Arc<Mutex<Shared>>,
+    /// Partitions whose start position was applied in this run, by any
+    /// instance of the source: one taken over from another instance goes
+    /// on from the committed offset.
+    started: Arc<Mutex<HashSet<Tp>>>,
     start: Start,
     source: String,
 }
@@ -247,6 +256,12 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 impl ClientContext for Callbacks {
     fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF)
+        {
+            // Also reported to the poll loop, which uses it for `bounded`.
+            return;
+        }
         let code = error.rdkafka_error_code();
         if matches!(
             code,
@@ -353,10 +368,13 @@ impl Callbacks {
         listed: &[Tp],
     ) {
         let fresh: Vec<&Tp> = {
-            let mut shared = lock(&self.shared);
+            let mut started = self
+                .started
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             listed
                 .iter()
-                .filter(|tp| shared.started.insert((*tp).clone()))
+                .filter(|tp| started.insert((*tp).clone()))
                 .collect()
         };
         let offset = match self.start {
@@ -420,6 +438,7 @@ struct KafkaOrigin<T, R> {
     bad: BadInput,
     consumer: Option<BaseConsumer<Callbacks>>,
     shared: Arc<Mutex<Shared>>,
+    started: Arc<Mutex<HashSet<Tp>>>,
     /// Partitions by the dense id the watermarks see.
     ids: Vec<Tp>,
     /// Ids of the partitions assigned now.
@@ -437,6 +456,7 @@ struct KafkaOrigin<T, R> {
     /// Partitions read to their end (`bounded`).
     eof: HashSet<usize>,
     ended: bool,
+    warned_missing: bool,
     env: Option<RunEnv>,
 }
 
@@ -508,13 +528,10 @@ impl<T, R> KafkaOrigin<T, R> {
             return Ok(());
         };
         let mut tpl = TopicPartitionList::new();
-        let mut done = HashMap::new();
         for (&id, &next) in &self.read {
             let (topic, partition) = &self.ids[id];
             let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(next));
-            done.insert((topic.clone(), *partition), next);
         }
-        lock(&self.shared).done.extend(done);
         if tpl.count() > 0
             && let Err(e) = consumer.commit(&tpl, mode)
         {
@@ -541,6 +558,7 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         self.bad.open(env);
         let callbacks = Callbacks {
             shared: self.shared.clone(),
+            started: self.started.clone(),
             start: self.settings.start,
             source: self.name.clone(),
         };
@@ -558,6 +576,14 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     }
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
+        // Records handed out before this fill have gone through the chain:
+        // a revocation during this fill commits up to them.
+        if self.uncommitted {
+            let mut shared = lock(&self.shared);
+            for (&id, &next) in &self.read {
+                shared.done.insert(self.ids[id].clone(), next);
+            }
+        }
         if let Some((id, item)) = self.stash.take() {
             self.last = id;
             buf.push(item);
@@ -595,6 +621,14 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                     if retryable {
                         let mut shared = lock(&self.shared);
                         shared.down_since.get_or_insert_with(Instant::now);
+                        continue;
+                    }
+                    if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+                        // The topic may be created later: keep waiting.
+                        if !self.warned_missing {
+                            self.warned_missing = true;
+                            tracing::warn!(source = %self.name, "topic {:?} does not exist (yet); waiting for it", self.topics);
+                        }
                         continue;
                     }
                     return Err(self.error(format!("reading failed: {e}"), false));

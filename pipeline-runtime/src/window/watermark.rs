@@ -133,6 +133,8 @@ pub(crate) struct WatermarkOrigin<T> {
     read: u64,
     skipped: u64,
     idle: bool,
+    /// Since when the origin has had no partition.
+    empty_since: Option<Instant>,
 }
 
 impl<T> WatermarkOrigin<T> {
@@ -151,6 +153,7 @@ impl<T> WatermarkOrigin<T> {
             read: 0,
             skipped: 0,
             idle: false,
+            empty_since: None,
         }
     }
 
@@ -264,9 +267,19 @@ impl<T: Event + Send> WatermarkOrigin<T> {
         let timeout = self.strategy.idle_timeout;
         let active = |p: &&Part| timeout.is_none_or(|t| now.duration_since(p.last_record) < t);
         let was_idle = self.idle;
-        // No partition to read is idle at once, as Flink's split-less
-        // readers are.
-        self.idle = !self.parts.iter().any(|p| active(&p));
+        // Without partitions (between a revocation and the next
+        // assignment) the instance holds the watermark where it is, as its
+        // next partitions may start behind it; only the idle timeout makes
+        // it idle then.
+        let since = *self.empty_since.get_or_insert(now);
+        if !self.parts.is_empty() {
+            self.empty_since = None;
+        }
+        self.idle = if self.parts.is_empty() {
+            timeout.is_some_and(|t| now.duration_since(since) >= t)
+        } else {
+            !self.parts.iter().any(|p| active(&p))
+        };
         let min = self.parts.iter().filter(active).map(|p| p.max_seen).min();
         let watermark = min.map(|m| {
             Timestamp::from_millis(m.saturating_sub(self.strategy.delay).saturating_sub(1))

@@ -1,0 +1,321 @@
+//! Whole pipelines on Kafka against a real broker: a windowed aggregation
+//! from Kafka to Kafka in both executor modes, two processes sharing one
+//! consumer group, and a broker that is not there yet.
+
+#[path = "support/kafka.rs"]
+mod kafka;
+
+use kafka::{Out, brokers, consume, create_topic, produce, unique};
+use pipeline::prelude::*;
+use pipeline::runtime::exec::ExecMode;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Event)]
+struct Click {
+    #[event_time]
+    ts: i64,
+    user: String,
+    page: String,
+    duration_ms: u32,
+}
+
+/// A minute of clicks by 20 users, one every 30ms, starting a day ago
+/// (well within `max_ahead`), in time order.
+fn clicks(n: u64) -> Vec<Click> {
+    let base = (Timestamp::now().as_millis() - 86_400_000) / 60_000 * 60_000;
+    (0..n)
+        .map(|i| Click {
+            ts: base + i as i64 * 30,
+            user: format!("u{}", (i * 7) % 20),
+            page: format!("/p/{}", i % 3),
+            duration_ms: (i % 1000) as u32,
+        })
+        .collect()
+}
+
+type Counts = BTreeMap<(String, i64), (u64, u64)>;
+
+/// Clicks and time per user and 10-second window, computed directly.
+fn reference(clicks: &[Click], size: i64) -> Counts {
+    let mut out = Counts::new();
+    for c in clicks {
+        let e = out
+            .entry((c.user.clone(), c.ts - c.ts.rem_euclid(size)))
+            .or_default();
+        e.0 += 1;
+        e.1 += u64::from(c.duration_ms);
+    }
+    out
+}
+
+/// Parses window results written as JSON; fails on a duplicate.
+fn parse_results(values: &[String]) -> Counts {
+    let mut out = Counts::new();
+    for v in values {
+        let w: Windowed<String, (u64, u64)> = serde_json::from_str(v).expect("a window result");
+        let before = out.insert((w.key.clone(), w.start.as_millis()), w.value);
+        assert!(before.is_none(), "a window was emitted twice: {w:?}");
+    }
+    out
+}
+
+pipeline! {
+    pipeline UserWindows {
+        source clicks: Click = kafka(topic: "in", format: json, start: earliest, bounded: true, watermark: bounded(1s));
+        clicks -> key_by(|c: &Click| c.user.clone()) -> window(tumbling(10s)) -> aggregate(count(), sum(duration_ms))
+            -> sink kafka(name: "out", topic: "out", format: json, key: |w: &Windowed<String, (u64, u64)>| w.key.clone());
+    }
+}
+
+#[test]
+fn a_windowed_aggregation_gives_the_same_results_in_both_modes() {
+    let brokers = brokers();
+    let tin = unique("windows-in");
+    create_topic(&brokers, &tin, 3);
+    let input = clicks(3_000);
+    produce(
+        &brokers,
+        &tin,
+        input
+            .iter()
+            .map(|c| Out::keyed(&c.user, serde_json::to_vec(c).unwrap())),
+    );
+    let expected = reference(&input, 10_000);
+    for (mode, parallelism) in [
+        (ExecMode::Continuous, 1),
+        (ExecMode::Continuous, 2),
+        (
+            ExecMode::MicroBatch {
+                interval: Duration::from_millis(50),
+            },
+            2,
+        ),
+    ] {
+        let tout = unique("windows-out");
+        create_topic(&brokers, &tout, 2);
+        let opts = RunOptions::default()
+            .with_mode(mode)
+            .with_parallelism(parallelism)
+            .with_setting(&format!("clicks.topic=\"{tin}\""))
+            .and_then(|o| o.with_setting(&format!("clicks.group=\"{}\"", unique("g"))))
+            .and_then(|o| o.with_setting("clicks.session.timeout.ms=3000"))
+            .and_then(|o| o.with_setting(&format!("out.topic=\"{tout}\"")))
+            .expect("valid settings");
+        UserWindows::run_with(opts).expect("the pipeline runs");
+        let got = consume(&brokers, &tout, expected.len(), Duration::from_secs(30));
+        let values: Vec<String> = got.into_iter().map(|m| m.value).collect();
+        assert_eq!(
+            parse_results(&values),
+            expected,
+            "{mode:?} at parallelism {parallelism}"
+        );
+    }
+}
+
+/// The `kafka_click_counts` example binary, built once.
+fn example() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--example", "kafka_click_counts"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the example failed");
+    });
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the profile directory");
+    profile.join("examples").join("kafka_click_counts")
+}
+
+/// A copy of the example counting `topic` into `out` in `group`, and the
+/// partitions it was last assigned (from its log).
+struct Copy(Child, Arc<Mutex<Option<usize>>>);
+
+impl Copy {
+    fn start(brokers: &str, topic: &str, group: &str, out: &str) -> Self {
+        let mut child = Command::new(example())
+            .args(["run", "--quiet"])
+            .args(["--set", &format!("clicks.topic=\"{topic}\"")])
+            .args(["--set", &format!("clicks.group=\"{group}\"")])
+            .args(["--set", "clicks.session.timeout.ms=3000"])
+            .args(["--set", &format!("counts.topic=\"{out}\"")])
+            .env("PIPELINE_KAFKA_BROKERS", brokers)
+            .env("PIPELINE_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the example starts");
+        let assigned = Arc::new(Mutex::new(None));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let seen = assigned.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(list) = line.split(" assigned ").nth(1) {
+                    let n = list.split(", ").filter(|p| p.contains('/')).count();
+                    *seen.lock().unwrap() = Some(n);
+                }
+            }
+        });
+        Copy(child, assigned)
+    }
+
+    /// How many partitions it was last assigned.
+    fn assigned(&self) -> Option<usize> {
+        *self.1.lock().unwrap()
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until each copy holds `each` partitions.
+fn wait_for_split(copies: &[&Copy], each: usize) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if copies.iter().all(|c| c.assigned() == Some(each)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let now: Vec<Option<usize>> = copies.iter().map(|c| c.assigned()).collect();
+    panic!("the copies did not split the partitions: {now:?}");
+}
+
+#[test]
+fn two_processes_in_one_group_split_the_partitions_and_emit_each_result_once() {
+    let brokers = brokers();
+    let (tin, tout, group) = (unique("split-in"), unique("split-out"), unique("split"));
+    create_topic(&brokers, &tin, 4);
+    create_topic(&brokers, &tout, 2);
+    let a = Copy::start(&brokers, &tin, &group, &tout);
+    let b = Copy::start(&brokers, &tin, &group, &tout);
+    wait_for_split(&[&a, &b], 2);
+
+    let input = clicks(4_000);
+    produce(
+        &brokers,
+        &tin,
+        input
+            .iter()
+            .map(|c| Out::keyed(&c.user, serde_json::to_vec(c).unwrap())),
+    );
+    // A later click in every partition moves every partition's watermark
+    // past the last minute, so every window fires.
+    let last = input.last().map_or(0, |c| c.ts);
+    produce(
+        &brokers,
+        &tin,
+        (0..4).map(|p| Out {
+            partition: Some(p),
+            ..Out::value(
+                serde_json::to_vec(&Click {
+                    ts: last + 120_000,
+                    user: format!("~end{p}"),
+                    page: String::new(),
+                    duration_ms: 0,
+                })
+                .unwrap(),
+            )
+        }),
+    );
+    let expected = reference(&input, 60_000);
+    let got = consume(&brokers, &tout, expected.len(), Duration::from_secs(60));
+    let values: Vec<String> = got.into_iter().map(|m| m.value).collect();
+    assert_eq!(parse_results(&values), expected);
+}
+
+pipeline! {
+    pipeline Patient {
+        source clicks: Click = kafka(topic: "in", format: json, start: earliest, bounded: true);
+        clicks -> sink collect(name: "out");
+    }
+}
+
+/// A free port on 127.0.0.1 for a broker of the test's own.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts or stops a broker of the test's own with the project's script.
+fn broker_script(script: &str, port: u16) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let status = Command::new("bash")
+        .arg(format!("{root}/scripts/{script}"))
+        .arg(port.to_string())
+        .env("TANSU_HOME", format!("{root}/target/tansu"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("the script runs");
+    assert!(status.success(), "{script} {port} failed");
+}
+
+#[test]
+fn a_broker_that_is_down_at_start_is_waited_for_then_reported() {
+    // Never comes: a clear error once `unavailable_timeout` has passed.
+    let port = free_port();
+    let opts = RunOptions::default()
+        .with_setting(&format!("clicks.brokers=\"127.0.0.1:{port}\""))
+        .and_then(|o| o.with_setting("clicks.unavailable_timeout=\"2s\""))
+        .expect("valid settings");
+    let started = Instant::now();
+    let err = Patient::run_with(opts).expect_err("no broker, no run");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("no Kafka broker reachable at 127.0.0.1:{port}")),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{message}");
+
+    // Comes up a little later: the source waits, then reads everything.
+    let port = free_port();
+    let topic = unique("late-broker");
+    let brokers = format!("127.0.0.1:{port}");
+    let opts = RunOptions::default()
+        .with_setting(&format!("clicks.brokers=\"{brokers}\""))
+        .and_then(|o| o.with_setting(&format!("clicks.topic=\"{topic}\"")))
+        .and_then(|o| o.with_setting("clicks.unavailable_timeout=\"60s\""))
+        .and_then(|o| o.with_setting("clicks.session.timeout.ms=3000"))
+        .expect("valid settings");
+    let input = clicks(50);
+    let feeder = {
+        let input = input.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            broker_script("kafka-start.sh", port);
+            create_topic(&brokers, &topic, 1);
+            produce(
+                &brokers,
+                &topic,
+                input
+                    .iter()
+                    .map(|c| Out::value(serde_json::to_vec(c).unwrap())),
+            );
+        })
+    };
+    let outcome = Patient::run_with(opts);
+    feeder.join().expect("the feeder thread");
+    broker_script("kafka-stop.sh", port);
+    let got: Vec<Click> = outcome
+        .expect("the run waits for the broker")
+        .collected("out")
+        .unwrap();
+    assert_eq!(got, input);
+}
