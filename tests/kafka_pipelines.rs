@@ -319,3 +319,41 @@ fn a_broker_that_is_down_at_start_is_waited_for_then_reported() {
         .unwrap();
     assert_eq!(got, input);
 }
+
+pipeline! {
+    pipeline Gather {
+        source nums: u64 = kafka(topic: "in", format: string, start: earliest, bounded: true);
+        nums -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn parallel_instances_share_the_partitions_and_lose_nothing() {
+    let brokers = brokers();
+    let topic = unique("gather");
+    create_topic(&brokers, &topic, 4);
+    let n = 200_000_u64;
+    produce(
+        &brokers,
+        &topic,
+        (0..n).map(|i| Out::keyed(format!("k{}", i % 100), i.to_string())),
+    );
+    for parallelism in [2, 3] {
+        let opts = RunOptions::default()
+            .with_parallelism(parallelism)
+            .with_setting(&format!("nums.topic=\"{topic}\""))
+            .and_then(|o| o.with_setting(&format!("nums.group=\"{}\"", unique("g"))))
+            .and_then(|o| o.with_setting("nums.session.timeout.ms=3000"))
+            .expect("valid settings");
+        let mut got: Vec<u64> = Gather::run_with(opts).unwrap().collected("out").unwrap();
+        got.sort_unstable();
+        let read = got.len();
+        got.dedup();
+        assert_eq!(
+            got.len() as u64,
+            n,
+            "parallelism {parallelism}: every record read"
+        );
+        assert_eq!(read as u64, n, "parallelism {parallelism}: none read twice");
+    }
+}

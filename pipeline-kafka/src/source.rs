@@ -69,7 +69,9 @@ pub struct KafkaSourceSettings {
     /// Stop once every partition of the instance is read to its end (as it
     /// was when reached), instead of waiting for more.
     pub bounded: bool,
-    /// How often offsets are committed.
+    /// How often offsets are committed (as Kafka's
+    /// `auto.commit.interval.ms`); each commit first waits for the sinks'
+    /// acknowledgements.
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
     /// How long no broker may be reachable before the source fails;
@@ -90,7 +92,7 @@ impl Default for KafkaSourceSettings {
             group: String::new(),
             start: Start::Committed,
             bounded: false,
-            commit_interval: Duration::from_secs(1),
+            commit_interval: Duration::from_secs(5),
             unavailable_timeout: Duration::from_secs(60),
             properties: BTreeMap::new(),
         }
@@ -223,8 +225,10 @@ type Tp = (String, i32);
 struct Shared {
     /// The partitions assigned now.
     assigned: Vec<Tp>,
-    /// Whether an assignment has arrived at all.
-    assigned_once: bool,
+    /// Whether the current assignment is settled: an assignment arrived
+    /// and no revocation since (an eager rebalance revokes everything
+    /// before it assigns again).
+    settled: bool,
     changed: bool,
     /// Next offsets of records that went through the chain: what a
     /// revocation commits, so the partition's next owner goes on from
@@ -311,7 +315,7 @@ impl ConsumerContext for Callbacks {
                 } else {
                     shared.assigned = listed.clone();
                 }
-                shared.assigned_once = true;
+                shared.settled = true;
                 shared.changed = true;
                 tracing::info!(source = %self.source, "assigned {}", describe(&listed));
             }
@@ -330,6 +334,9 @@ impl ConsumerContext for Callbacks {
                 }
                 let mut shared = lock(&self.shared);
                 shared.assigned.retain(|tp| !listed.contains(tp));
+                // Until the next assignment, the instance's partitions are
+                // unknown: a bounded source must not end now.
+                shared.settled = cooperative;
                 shared.changed = true;
                 tracing::info!(source = %self.source, "revoked {}", describe(&listed));
             }
@@ -547,7 +554,7 @@ impl<T, R> KafkaOrigin<T, R> {
     fn at_end(&self) -> bool {
         self.settings.bounded
             && self.stash.is_none()
-            && lock(&self.shared).assigned_once
+            && lock(&self.shared).settled
             && self.assigned.iter().all(|id| self.eof.contains(id))
     }
 }
