@@ -137,8 +137,8 @@ fn example() -> PathBuf {
     profile.join("examples").join("kafka_click_counts")
 }
 
-/// A copy of the example counting `topic` into `out` in `group`, and the
-/// partitions it was last assigned (from its log).
+/// A copy of the example counting `topic` into `out` in `group`, and how
+/// many partitions it reads now (from its log).
 struct Copy(Child, Arc<Mutex<Option<usize>>>);
 
 impl Copy {
@@ -161,7 +161,8 @@ impl Copy {
         let seen = assigned.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(list) = line.split(" assigned ").nth(1) {
+                // "assigned ..; reading t/0, t/1" after every change.
+                if let Some(list) = line.split("; reading ").nth(1) {
                     let n = list.split(", ").filter(|p| p.contains('/')).count();
                     *seen.lock().unwrap() = Some(n);
                 }
@@ -170,7 +171,7 @@ impl Copy {
         Copy(child, assigned)
     }
 
-    /// How many partitions it was last assigned.
+    /// How many partitions it reads now.
     fn assigned(&self) -> Option<usize> {
         *self.1.lock().unwrap()
     }

@@ -177,7 +177,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     ids: Vec::new(),
                     assigned: Vec::new(),
                     last: 0,
-                    read: HashMap::new(),
+                    read: Vec::new(),
                     stash: None,
                     last_commit: Instant::now(),
                     uncommitted: false,
@@ -204,6 +204,14 @@ fn consumer_config(settings: &KafkaSourceSettings) -> ClientConfig {
         // Faster group joins than the 45 s default; override as needed.
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "500")
+        // When records are read slower than fetched, librdkafka waits this
+        // long (1 s by default) before fetching again, which starves a
+        // pipeline that decodes; keep fetching.
+        .set("fetch.queue.backoff.ms", "10")
+        // Instances joining or leaving move only the partitions that must
+        // move; the others keep being read (eager rebalancing stops every
+        // instance for seconds).
+        .set("partition.assignment.strategy", "cooperative-sticky")
         .set(
             "enable.partition.eof",
             if settings.bounded { "true" } else { "false" },
@@ -317,7 +325,12 @@ impl ConsumerContext for Callbacks {
                 }
                 shared.settled = true;
                 shared.changed = true;
-                tracing::info!(source = %self.source, "assigned {}", describe(&listed));
+                tracing::info!(
+                    source = %self.source,
+                    "assigned {}; reading {}",
+                    describe(&listed),
+                    describe(&shared.assigned)
+                );
             }
             _ => {
                 if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
@@ -338,13 +351,19 @@ impl ConsumerContext for Callbacks {
                 // unknown: a bounded source must not end now.
                 shared.settled = cooperative;
                 shared.changed = true;
-                tracing::info!(source = %self.source, "revoked {}", describe(&listed));
+                tracing::info!(
+                    source = %self.source,
+                    "revoked {}; reading {}",
+                    describe(&listed),
+                    describe(&shared.assigned)
+                );
             }
         }
     }
 }
 
 /// The dense id of a partition, added if new.
+#[inline]
 fn intern(ids: &mut Vec<Tp>, topic: &str, partition: i32) -> usize {
     match ids.iter().position(|(t, p)| *p == partition && t == topic) {
         Some(i) => i,
@@ -452,8 +471,9 @@ struct KafkaOrigin<T, R> {
     assigned: Vec<usize>,
     /// The partition of the last fill.
     last: usize,
-    /// Next offset per partition id, of records handed to the chain.
-    read: HashMap<usize, i64>,
+    /// Next offset per partition id, of records handed to the chain (`-1`:
+    /// none since the partition was assigned).
+    read: Vec<i64>,
     /// A record from another partition than the batch's, for the next fill.
     stash: Option<(usize, T)>,
     last_commit: Instant,
@@ -491,7 +511,11 @@ impl<T, R> KafkaOrigin<T, R> {
                 .iter()
                 .map(|(t, p)| intern(&mut self.ids, t, *p))
                 .collect();
-            self.read.retain(|id, _| self.assigned.contains(id));
+            for (id, next) in self.read.iter_mut().enumerate() {
+                if !self.assigned.contains(&id) {
+                    *next = -1;
+                }
+            }
         }
         self.down_since = down_since;
         Ok(())
@@ -535,7 +559,7 @@ impl<T, R> KafkaOrigin<T, R> {
             return Ok(());
         };
         let mut tpl = TopicPartitionList::new();
-        for (&id, &next) in &self.read {
+        for (id, &next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
             let (topic, partition) = &self.ids[id];
             let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(next));
         }
@@ -587,7 +611,7 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         // a revocation during this fill commits up to them.
         if self.uncommitted {
             let mut shared = lock(&self.shared);
-            for (&id, &next) in &self.read {
+            for (id, &next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
                 shared.done.insert(self.ids[id].clone(), next);
             }
         }
@@ -642,10 +666,18 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 }
                 Some(Ok(message)) => message,
             };
-            let (topic, partition, offset) =
-                (message.topic(), message.partition(), message.offset());
-            let id = intern(&mut self.ids, topic, partition);
-            self.read.insert(id, offset + 1);
+            let (partition, offset) = (message.partition(), message.offset());
+            // With one topic the partition number names the partition; skip
+            // reading the topic's name then.
+            let id = if self.topics.len() == 1 && !self.topics[0].starts_with('^') {
+                intern(&mut self.ids, &self.topics[0], partition)
+            } else {
+                intern(&mut self.ids, message.topic(), partition)
+            };
+            if self.read.len() <= id {
+                self.read.resize(id + 1, -1);
+            }
+            self.read[id] = offset + 1;
             self.uncommitted = true;
             self.eof.remove(&id);
             match self.reader.read(&message) {
@@ -659,6 +691,7 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 }
                 Err(error) => {
                     let raw = String::from_utf8_lossy(message.payload().unwrap_or_default());
+                    let topic = message.topic();
                     self.bad.handle(
                         || Position::other(format!("{topic}/{partition}@{offset}")),
                         &raw,
