@@ -10,6 +10,8 @@
 //! # Count clicks per user and minute into `click-counts`; `bounded` stops
 //! # at the end of the topic instead of waiting for more.
 //! cargo run --example kafka_click_counts -- run --set clicks.bounded=true
+//! # Print what is in `click-counts`.
+//! cargo run --example kafka_click_counts -- show run
 //! ```
 //!
 //! Without `bounded` the pipeline runs until stopped. Start a second copy
@@ -50,11 +52,25 @@ pipeline! {
     }
 }
 
+pipeline! {
+    /// Prints the topic `click-counts` to its end, one JSON line per message.
+    pub pipeline ShowCounts {
+        source counts: String = kafka(topic: "click-counts", format: string, start: earliest, bounded: true);
+        counts -> sink stdout(format: text);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
-    if args.get(1).is_some_and(|a| a == "load") {
-        args.remove(1);
-        return pipeline::runtime::cli::main_from::<LoadClicks, _>(args);
+    match args.get(1).map(String::as_str) {
+        Some("load") => {
+            args.remove(1);
+            pipeline::runtime::cli::main_from::<LoadClicks, _>(args)
+        }
+        Some("show") => {
+            args.remove(1);
+            pipeline::runtime::cli::main_from::<ShowCounts, _>(args)
+        }
+        _ => ClickCounts::main(),
     }
-    ClickCounts::main()
 }

@@ -317,3 +317,29 @@ fn a_restart_resumes_from_the_committed_offsets() {
         "only the new records"
     );
 }
+
+pipeline! {
+    pipeline FromTime {
+        source msgs: KafkaMessage<String> = kafka(topic: "in", format: string, start: timestamp(1_700_000_000_005), bounded: true);
+        msgs -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn start_at_a_timestamp_skips_older_records() {
+    let (brokers, tin, _) = topics("from-time", 1);
+    produce(
+        &brokers,
+        &tin,
+        (0..10).map(|i| Out {
+            timestamp: Some(1_700_000_000_000 + i),
+            ..Out::value(format!("v{i}"))
+        }),
+    );
+    let got: Vec<KafkaMessage<String>> = FromTime::run_with(source_opts("msgs", &tin))
+        .expect("runs")
+        .collected("out")
+        .unwrap();
+    let values: Vec<&str> = got.iter().map(|m| m.value.as_str()).collect();
+    assert_eq!(values, ["v5", "v6", "v7", "v8", "v9"]);
+}
