@@ -257,15 +257,21 @@ fn free_port() -> u16 {
 
 /// Starts or stops a broker of the test's own with the project's script.
 fn broker_script(script: &str, port: u16) {
+    script_with(script, &[&port.to_string()], &[]);
+}
+
+/// Runs one of the project's scripts with `args` and extra `env`.
+fn script_with(script: &str, args: &[&str], env: &[(&str, String)]) {
     let root = env!("CARGO_MANIFEST_DIR");
     let status = Command::new("bash")
         .arg(format!("{root}/scripts/{script}"))
-        .arg(port.to_string())
+        .args(args)
         .env("TANSU_HOME", format!("{root}/target/tansu"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .status()
         .expect("the script runs");
-    assert!(status.success(), "{script} {port} failed");
+    assert!(status.success(), "{script} {args:?} failed");
 }
 
 #[test]
@@ -357,4 +363,86 @@ fn parallel_instances_share_the_partitions_and_lose_nothing() {
         );
         assert_eq!(read as u64, n, "parallelism {parallelism}: none read twice");
     }
+}
+
+pipeline! {
+    pipeline Slow {
+        source nums: u64 = kafka(topic: "in", format: string, start: earliest, bounded: true);
+        nums -> map(|n: u64| { std::thread::sleep(Duration::from_micros(500)); n })
+            -> sink kafka(name: "out", topic: "out", format: string);
+    }
+}
+
+/// A broker of the test's own that keeps its data in a local S3 emulator,
+/// so it can be restarted; stopped on drop.
+struct DurableBroker {
+    port: u16,
+    s3: u16,
+    env: Vec<(&'static str, String)>,
+}
+
+impl DurableBroker {
+    fn start() -> Self {
+        let (port, s3) = (free_port(), free_port());
+        script_with("s3-start.sh", &[&s3.to_string(), "tansu"], &[]);
+        let env = vec![
+            ("TANSU_STORAGE", "s3://tansu/".to_owned()),
+            ("AWS_ENDPOINT", format!("http://127.0.0.1:{s3}")),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ];
+        let broker = DurableBroker { port, s3, env };
+        broker.up();
+        broker
+    }
+
+    fn up(&self) {
+        script_with("kafka-start.sh", &[&self.port.to_string()], &self.env);
+    }
+
+    fn down(&self) {
+        broker_script("kafka-stop.sh", self.port);
+    }
+}
+
+impl Drop for DurableBroker {
+    fn drop(&mut self) {
+        self.down();
+        script_with("s3-stop.sh", &[&self.s3.to_string()], &[]);
+    }
+}
+
+#[test]
+fn a_broker_restart_mid_run_loses_nothing() {
+    let broker = DurableBroker::start();
+    let brokers = format!("127.0.0.1:{}", broker.port);
+    let (tin, tout) = (unique("restart-in"), unique("restart-out"));
+    create_topic(&brokers, &tin, 2);
+    create_topic(&brokers, &tout, 2);
+    let n = 6_000_u64;
+    produce(&brokers, &tin, (0..n).map(|i| Out::value(i.to_string())));
+    let opts = RunOptions::default()
+        .with_setting(&format!("nums.brokers=\"{brokers}\""))
+        .and_then(|o| o.with_setting(&format!("nums.topic=\"{tin}\"")))
+        .and_then(|o| o.with_setting("nums.session.timeout.ms=3000"))
+        .and_then(|o| o.with_setting(&format!("out.brokers=\"{brokers}\"")))
+        .and_then(|o| o.with_setting(&format!("out.topic=\"{tout}\"")))
+        .expect("valid settings");
+    let run = std::thread::spawn(move || Slow::run_with(opts));
+    // The group join takes about 1.5 s, then reading about 3 s: stop the
+    // broker in the middle, for 2 s.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert!(!run.is_finished(), "the run should still be going");
+    broker.down();
+    std::thread::sleep(Duration::from_secs(2));
+    broker.up();
+    let outcome = run.join().expect("the run thread");
+    outcome.expect("the run survives the restart");
+    let got = consume(&brokers, &tout, n as usize, Duration::from_secs(60));
+    let mut values: Vec<u64> = got.iter().map(|m| m.value.parse().unwrap()).collect();
+    values.sort_unstable();
+    values.dedup();
+    assert_eq!(values, (0..n).collect::<Vec<_>>(), "every record arrived");
 }

@@ -178,6 +178,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     assigned: Vec::new(),
                     last: 0,
                     read: Vec::new(),
+                    reached: Vec::new(),
                     stash: None,
                     last_commit: Instant::now(),
                     uncommitted: false,
@@ -474,6 +475,9 @@ struct KafkaOrigin<T, R> {
     /// Next offset per partition id, of records handed to the chain (`-1`:
     /// none since the partition was assigned).
     read: Vec<i64>,
+    /// Per partition id: whether a record at or after a `timestamp` start
+    /// has been read.
+    reached: Vec<bool>,
     /// A record from another partition than the batch's, for the next fill.
     stash: Option<(usize, T)>,
     last_commit: Instant,
@@ -676,10 +680,23 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
             };
             if self.read.len() <= id {
                 self.read.resize(id + 1, -1);
+                self.reached.resize(id + 1, false);
             }
             self.read[id] = offset + 1;
             self.uncommitted = true;
             self.eof.remove(&id);
+            if let Start::Timestamp(t) = self.settings.start
+                && !self.reached[id]
+            {
+                // Brokers answer the offset for a time from their index,
+                // which may point early (the test broker answers 0): skip
+                // up to the first record at or after the time, as Kafka
+                // defines the start.
+                if message.timestamp().to_millis().is_some_and(|ts| ts < t) {
+                    continue;
+                }
+                self.reached[id] = true;
+            }
             match self.reader.read(&message) {
                 Ok(item) if buf.is_empty() || id == self.last => {
                     self.last = id;
