@@ -26,7 +26,8 @@ use rdkafka::message::Message;
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -160,7 +161,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
             settings.group = format!("pipeline.{name}");
         }
         let config = consumer_config(&settings);
-        let started = Arc::default();
+        let group = Arc::new(Mutex::new(Group::default()));
         Ok((0..ctx.parallelism())
             .map(|instance| {
                 Box::new(KafkaOrigin {
@@ -173,7 +174,10 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     bad: ctx.bad_input(instance),
                     consumer: None,
                     shared: Arc::default(),
-                    started: Arc::clone(&started),
+                    group: Arc::clone(&group),
+                    revoking: Arc::default(),
+                    closing: Arc::default(),
+                    must_commit: false,
                     ids: Vec::new(),
                     assigned: Vec::new(),
                     last: 0,
@@ -184,7 +188,6 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     uncommitted: false,
                     down_since: None,
                     last_probe: Instant::now(),
-                    eof: HashSet::new(),
                     ended: false,
                     warned_missing: false,
                     env: None,
@@ -239,32 +242,62 @@ struct Shared {
     /// before it assigns again).
     settled: bool,
     changed: bool,
-    /// Next offsets of records that went through the chain: what a
-    /// revocation commits, so the partition's next owner goes on from
-    /// there.
-    done: HashMap<Tp, i64>,
+    /// Partitions revoked and not given up yet: the origin first lets the
+    /// chain finish their records, syncs the sinks and commits, so the
+    /// next owner goes on exactly where this instance stopped.
+    revoking: Option<Vec<Tp>>,
     /// When no broker could be reached, since.
     down_since: Option<Instant>,
     /// A failure in a callback, reported by the next fill.
     error: Option<String>,
 }
 
-/// The consumer's callbacks: rebalances (start positions, commits on
-/// revocation) and client errors.
+/// What the instances of one source in this process share.
+#[derive(Debug, Default)]
+struct Group {
+    /// Partitions whose start position was applied in this run, by any
+    /// instance: one taken over from another instance goes on from the
+    /// committed offset.
+    started: HashSet<Tp>,
+    /// `bounded`: the topic's partition count, and the partitions read to
+    /// their end by some instance.
+    partitions: Option<usize>,
+    at_end: HashSet<i32>,
+}
+
+/// The consumer's callbacks: rebalances (start positions, revocations
+/// handed to the origin) and client errors.
 struct Callbacks {
     shared: Arc<Mutex<Shared>>,
-    /// Partitions whose start position was applied in this run, by any
-    /// instance of the source: one taken over from another instance goes
-    /// on from the committed offset.
-    started: Arc<Mutex<HashSet<Tp>>>,
+    group: Arc<Mutex<Group>>,
+    /// Set when a revocation waits for the origin.
+    revoking: Arc<AtomicBool>,
+    /// Set when the origin closes the consumer: revocations then give the
+    /// partitions up at once (what was synced is committed already).
+    closing: Arc<AtomicBool>,
     start: Start,
     source: String,
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+fn lock<S>(shared: &Mutex<S>) -> MutexGuard<'_, S> {
     shared
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Gives up `tpl`'s partitions (all of them under the eager protocol).
+fn give_up(consumer: &BaseConsumer<Callbacks>, tpl: &TopicPartitionList, source: &str) {
+    let result = if matches!(
+        consumer.rebalance_protocol(),
+        RebalanceProtocol::Cooperative
+    ) {
+        consumer.incremental_unassign(tpl)
+    } else {
+        consumer.unassign()
+    };
+    if let Err(e) = result {
+        tracing::warn!(source = %source, "could not give up partitions: {e}");
+    }
 }
 
 impl ClientContext for Callbacks {
@@ -333,31 +366,29 @@ impl ConsumerContext for Callbacks {
                     describe(&shared.assigned)
                 );
             }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
+                if !self.closing.load(Ordering::Acquire) && !consumer.closed() =>
+            {
+                // Given up once the origin has committed their records
+                // (librdkafka waits for that); until the next assignment
+                // the instance's partitions are unknown, so a bounded
+                // source must not end.
+                let mut shared = lock(&self.shared);
+                shared.revoking = Some(listed);
+                shared.settled = false;
+                self.revoking.store(true, Ordering::Release);
+            }
             _ => {
+                // Closing (what was synced is committed already) or a
+                // failed rebalance: give up at once.
                 if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
                     tracing::warn!(source = %self.source, "rebalance failed ({err:?}); giving up the partitions");
                 }
-                self.commit_revoked(consumer, &listed);
-                let result = if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                };
-                if let Err(e) = result {
-                    tracing::warn!(source = %self.source, "could not give up partitions: {e}");
-                }
+                give_up(consumer, tpl, &self.source);
                 let mut shared = lock(&self.shared);
                 shared.assigned.retain(|tp| !listed.contains(tp));
-                // Until the next assignment, the instance's partitions are
-                // unknown: a bounded source must not end now.
-                shared.settled = cooperative;
+                shared.settled = false;
                 shared.changed = true;
-                tracing::info!(
-                    source = %self.source,
-                    "revoked {}; reading {}",
-                    describe(&listed),
-                    describe(&shared.assigned)
-                );
             }
         }
     }
@@ -395,15 +426,15 @@ impl Callbacks {
         listed: &[Tp],
     ) {
         let fresh: Vec<&Tp> = {
-            let mut started = self
-                .started
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut group = lock(&self.group);
             listed
                 .iter()
-                .filter(|tp| started.insert((*tp).clone()))
+                .filter(|tp| group.started.insert((*tp).clone()))
                 .collect()
         };
+        if fresh.is_empty() {
+            return;
+        }
         let offset = match self.start {
             Start::Committed => return,
             Start::Earliest => Offset::Beginning,
@@ -417,6 +448,15 @@ impl Callbacks {
                 match consumer.offsets_for_times(query, Duration::from_secs(10)) {
                     Ok(found) => {
                         for e in found.elements() {
+                            if let Err(err) = e.error() {
+                                tracing::warn!(source = %self.source, "no offset for {ms}ms in {}/{}: {err}; reading from the beginning", e.topic(), e.partition());
+                                let _ = tpl.set_partition_offset(
+                                    e.topic(),
+                                    e.partition(),
+                                    Offset::Beginning,
+                                );
+                                continue;
+                            }
                             let _ = tpl.set_partition_offset(e.topic(), e.partition(), e.offset());
                         }
                     }
@@ -432,26 +472,6 @@ impl Callbacks {
             let _ = tpl.set_partition_offset(t, *p, offset);
         }
     }
-
-    /// Commits what was processed of partitions being revoked, so their
-    /// next owner does not read it again.
-    fn commit_revoked(&self, consumer: &BaseConsumer<Self>, revoked: &[Tp]) {
-        let tpl = {
-            let shared = lock(&self.shared);
-            let mut tpl = TopicPartitionList::new();
-            for tp in revoked {
-                if let Some(&next) = shared.done.get(tp) {
-                    let _ = tpl.add_partition_offset(&tp.0, tp.1, Offset::Offset(next));
-                }
-            }
-            tpl
-        };
-        if tpl.count() > 0
-            && let Err(e) = consumer.commit(&tpl, CommitMode::Sync)
-        {
-            tracing::warn!(source = %self.source, "could not commit revoked partitions: {e}");
-        }
-    }
 }
 
 /// One source instance: a consumer in the group.
@@ -465,7 +485,12 @@ struct KafkaOrigin<T, R> {
     bad: BadInput,
     consumer: Option<BaseConsumer<Callbacks>>,
     shared: Arc<Mutex<Shared>>,
-    started: Arc<Mutex<HashSet<Tp>>>,
+    group: Arc<Mutex<Group>>,
+    revoking: Arc<AtomicBool>,
+    closing: Arc<AtomicBool>,
+    /// A revocation waits: commit at the end of this batch, then give the
+    /// partitions up.
+    must_commit: bool,
     /// Partitions by the dense id the watermarks see.
     ids: Vec<Tp>,
     /// Ids of the partitions assigned now.
@@ -478,17 +503,25 @@ struct KafkaOrigin<T, R> {
     /// Per partition id: whether a record at or after a `timestamp` start
     /// has been read.
     reached: Vec<bool>,
-    /// A record from another partition than the batch's, for the next fill.
-    stash: Option<(usize, T)>,
+    /// A record from another partition than the batch's, for the next
+    /// fill, with its offset (counted as read once handed out).
+    stash: Option<(usize, i64, T)>,
     last_commit: Instant,
     uncommitted: bool,
     down_since: Option<Instant>,
     last_probe: Instant,
-    /// Partitions read to their end (`bounded`).
-    eof: HashSet<usize>,
     ended: bool,
     warned_missing: bool,
     env: Option<RunEnv>,
+}
+
+impl<T, R> Drop for KafkaOrigin<T, R> {
+    fn drop(&mut self) {
+        // Closing the consumer leaves the group, which revokes its
+        // partitions from inside the close: nothing may wait for us then.
+        self.closing.store(true, Ordering::Release);
+        self.consumer = None;
+    }
 }
 
 impl<T, R> KafkaOrigin<T, R> {
@@ -578,12 +611,78 @@ impl<T, R> KafkaOrigin<T, R> {
         Ok(())
     }
 
-    /// Whether every assigned partition has been read to its end.
+    /// Gives up the partitions of a waiting revocation, now that their
+    /// records are committed. A partition no record was read from goes
+    /// back to its start position for its next owner.
+    fn finish_revocation(&mut self) {
+        self.must_commit = false;
+        let Some(revoked) = lock(&self.shared).revoking.take() else {
+            return;
+        };
+        self.revoking.store(false, Ordering::Release);
+        // A stashed record of a revoked partition is its next owner's now.
+        if let Some((id, _, _)) = &self.stash
+            && revoked.contains(&self.ids[*id])
+        {
+            self.stash = None;
+        }
+        let mut tpl = TopicPartitionList::new();
+        {
+            let mut group = lock(&self.group);
+            for (topic, partition) in &revoked {
+                tpl.add_partition(topic, *partition);
+                let id = intern(&mut self.ids, topic, *partition);
+                if self.read.get(id).is_none_or(|next| *next < 0) {
+                    group.started.remove(&(topic.clone(), *partition));
+                }
+                if let Some(next) = self.read.get_mut(id) {
+                    *next = -1;
+                }
+            }
+        }
+        if let Some(consumer) = &self.consumer {
+            give_up(consumer, &tpl, &self.name);
+        }
+        let mut shared = lock(&self.shared);
+        shared.assigned.retain(|tp| !revoked.contains(tp));
+        shared.changed = true;
+        tracing::info!(
+            source = %self.name,
+            "revoked {}; reading {}",
+            describe(&revoked),
+            describe(&shared.assigned)
+        );
+    }
+
+    /// Whether a bounded source is done: every partition of the topic has
+    /// been read to its end by some instance of this source, and this
+    /// instance's assignment is settled.
     fn at_end(&self) -> bool {
-        self.settings.bounded
-            && self.stash.is_none()
-            && lock(&self.shared).settled
-            && self.assigned.iter().all(|id| self.eof.contains(id))
+        if !self.settings.bounded || self.stash.is_some() || self.must_commit {
+            return false;
+        }
+        let settled = {
+            let shared = lock(&self.shared);
+            shared.settled && shared.revoking.is_none()
+        };
+        let group = lock(&self.group);
+        settled && group.partitions.is_some_and(|n| group.at_end.len() >= n)
+    }
+
+    /// `bounded`: learns the topic's partition count once.
+    fn count_partitions(&mut self) {
+        if !self.settings.bounded || lock(&self.group).partitions.is_some() {
+            return;
+        }
+        let Some(consumer) = &self.consumer else {
+            return;
+        };
+        if let Ok(metadata) = consumer.fetch_metadata(Some(&self.topics[0]), Duration::from_secs(5))
+            && let Some(topic) = metadata.topics().first()
+            && !topic.partitions().is_empty()
+        {
+            lock(&self.group).partitions = Some(topic.partitions().len());
+        }
     }
 }
 
@@ -593,7 +692,9 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         self.bad.open(env);
         let callbacks = Callbacks {
             shared: self.shared.clone(),
-            started: self.started.clone(),
+            group: self.group.clone(),
+            revoking: self.revoking.clone(),
+            closing: self.closing.clone(),
             start: self.settings.start,
             source: self.name.clone(),
         };
@@ -611,21 +712,18 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     }
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
-        // Records handed out before this fill have gone through the chain:
-        // a revocation during this fill commits up to them.
-        if self.uncommitted {
-            let mut shared = lock(&self.shared);
-            for (id, &next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
-                shared.done.insert(self.ids[id].clone(), next);
-            }
-        }
-        if let Some((id, item)) = self.stash.take() {
+        if let Some((id, offset, item)) = self.stash.take() {
             self.last = id;
+            self.read[id] = offset + 1;
             buf.push(item);
         }
+        self.count_partitions();
         let deadline = Instant::now() + TICK;
         loop {
-            if buf.len() >= BATCH || self.env.as_ref().is_some_and(RunEnv::is_cancelled) {
+            if buf.len() >= BATCH
+                || self.env.as_ref().is_some_and(RunEnv::is_cancelled)
+                || self.revoking.load(Ordering::Acquire)
+            {
                 break;
             }
             let wait = if buf.is_empty() {
@@ -640,8 +738,7 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 None => break,
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
                     // `bounded` reads one topic, so the number names it.
-                    let id = intern(&mut self.ids, &self.topics[0], partition);
-                    self.eof.insert(id);
+                    lock(&self.group).at_end.insert(partition);
                     continue;
                 }
                 Some(Err(e)) => {
@@ -682,9 +779,10 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 self.read.resize(id + 1, -1);
                 self.reached.resize(id + 1, false);
             }
-            self.read[id] = offset + 1;
             self.uncommitted = true;
-            self.eof.remove(&id);
+            if self.settings.bounded {
+                lock(&self.group).at_end.remove(&partition);
+            }
             if let Start::Timestamp(t) = self.settings.start
                 && !self.reached[id]
             {
@@ -693,6 +791,7 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 // up to the first record at or after the time, as Kafka
                 // defines the start.
                 if message.timestamp().to_millis().is_some_and(|ts| ts < t) {
+                    self.read[id] = offset + 1;
                     continue;
                 }
                 self.reached[id] = true;
@@ -700,13 +799,15 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
             match self.reader.read(&message) {
                 Ok(item) if buf.is_empty() || id == self.last => {
                     self.last = id;
+                    self.read[id] = offset + 1;
                     buf.push(item);
                 }
                 Ok(item) => {
-                    self.stash = Some((id, item));
+                    self.stash = Some((id, offset, item));
                     break;
                 }
                 Err(error) => {
+                    self.read[id] = offset + 1;
                     let raw = String::from_utf8_lossy(message.payload().unwrap_or_default());
                     let topic = message.topic();
                     self.bad.handle(
@@ -720,6 +821,9 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         self.bad.flush()?;
         self.follow_callbacks()?;
         self.watch_brokers()?;
+        if self.revoking.load(Ordering::Acquire) {
+            self.must_commit = true;
+        }
         if self.at_end() {
             self.ended = true;
             self.bad.finish()?;
@@ -729,15 +833,20 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     }
 
     fn commit_due(&self) -> bool {
-        self.uncommitted && self.last_commit.elapsed() >= self.settings.commit_interval
+        self.must_commit
+            || (self.uncommitted && self.last_commit.elapsed() >= self.settings.commit_interval)
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.commit_now(if self.ended {
+        self.commit_now(if self.ended || self.must_commit {
             CommitMode::Sync
         } else {
             CommitMode::Async
-        })
+        })?;
+        if self.must_commit {
+            self.finish_revocation();
+        }
+        Ok(())
     }
 
     fn partitions(&self) -> Option<PartitionView<'_>> {

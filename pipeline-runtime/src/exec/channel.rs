@@ -95,11 +95,15 @@ impl<T> ChannelOrigin<T> {
         if let Some(idle) = self.idle.get_mut(from) {
             *idle = false;
         }
-        self.reported_idle = false;
+        let was_idle = std::mem::take(&mut self.reported_idle);
+        // Back from idleness: say so downstream even without an advance.
         self.combined()
+            .or_else(|| (was_idle && at != Timestamp::MAX).then_some(self.current))
     }
 
     /// The minimum over the active senders' watermarks, if it advanced.
+    /// Only senders that ended do not make the end of time while others
+    /// are idle: those may still send.
     fn combined(&mut self) -> Option<Timestamp> {
         let min = self
             .watermarks
@@ -108,6 +112,9 @@ impl<T> ChannelOrigin<T> {
             .filter(|(_, idle)| !**idle)
             .map(|(w, _)| *w)
             .min()?;
+        if min == Timestamp::MAX && self.idle.iter().any(|idle| *idle) {
+            return None;
+        }
         (min > self.current).then(|| {
             self.current = min;
             min
@@ -120,9 +127,14 @@ impl<T> ChannelOrigin<T> {
         if let Some(idle) = self.idle.get_mut(from) {
             *idle = true;
         }
-        if let Some(w) = self.combined() {
-            return Fill::Watermark(w);
+        match self.combined() {
+            Some(w) => Fill::Watermark(w),
+            None => self.idle_if_all_are(),
         }
+    }
+
+    /// `Idle`, once, when every sender that has not ended is idle.
+    fn idle_if_all_are(&mut self) -> Fill {
         let all_idle = self
             .watermarks
             .iter()
@@ -168,7 +180,7 @@ impl<T> ChannelOrigin<T> {
                 }
                 match self.advance(from, Timestamp::MAX) {
                     Some(w) => Fill::Watermark(w),
-                    None => Fill::More,
+                    None => self.idle_if_all_are(),
                 }
             }
         }
@@ -513,6 +525,27 @@ mod tests {
         // With nothing waiting, a fill returns after a tick, empty.
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn an_ended_sender_does_not_end_time_for_an_idle_one() {
+        let (tx, rx) = channel::<u64>();
+        let mut a = ForwardSender::new(tx.clone(), 0);
+        let mut b = ForwardSender::new(tx, 1);
+        let mut o = ChannelOrigin::new(rx, 2);
+        let mut buf = Vec::new();
+        let ts = Timestamp::from_millis;
+        a.watermark(ts(5)).unwrap();
+        b.watermark(ts(5)).unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(5)));
+        a.idle().unwrap();
+        b.finish().unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Idle);
+        // Its records still count; its watermark moves time on again.
+        a.watermark(ts(9)).unwrap();
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(9)));
     }
 
     #[test]

@@ -405,7 +405,9 @@ where
             } else if !known || self.assigner.merges() {
                 self.timer(window.max_timestamp(), &key);
             }
-            if !known && self.lateness > 0 && !self.assigner.is_global() {
+            // A merge cancelled the merged sessions' cleanup timers.
+            if (!known || self.assigner.merges()) && self.lateness > 0 && !self.assigner.is_global()
+            {
                 self.timer(plus(window.max_timestamp(), self.lateness), &key);
             }
         }
