@@ -5,13 +5,14 @@
 //! Offsets are committed by the source, never automatically: after records
 //! went through the source task's chain and its sinks acknowledged them
 //! ([`Push::sync`](pipeline_runtime::operator::Push::sync)), every
-//! `commit_interval`, when partitions are revoked, and at the end. A copy
-//! that restarts resumes from there. Records still in flight across an
-//! exchange, and window state, are not covered until checkpoints exist: a
-//! crash may then lose them (the same as a restart of a plain consumer
-//! that committed too early). On a rebalance the state of a revoked
-//! partition is not handed over: the new owner re-reads the partition from
-//! the last committed offset.
+//! `commit_interval` and at the end. A revocation waits for the same: the
+//! instance finishes its batch, syncs, commits, and only then gives the
+//! partitions up, so their next owner goes on exactly where it stopped. A
+//! copy that restarts resumes from the last commit. Records still in
+//! flight across an exchange, and window state, are not covered until
+//! checkpoints exist: a crash may lose them. Window state is not handed
+//! over with a partition either: results of windows open when a partition
+//! moves to another copy can be split between the copies.
 
 use crate::message::ReadMessage;
 use crate::{Property, default_brokers, settings_error};
