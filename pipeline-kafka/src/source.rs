@@ -260,6 +260,9 @@ struct Group {
     /// instance: one taken over from another instance goes on from the
     /// committed offset.
     started: HashSet<Tp>,
+    /// Partitions some instance committed an offset for in this run: their
+    /// next owner always goes on from the commit.
+    committed: HashSet<Tp>,
     /// `bounded`: the topic's partition count, and the partitions read to
     /// their end by some instance.
     partitions: Option<usize>,
@@ -521,6 +524,16 @@ impl<T, R> Drop for KafkaOrigin<T, R> {
         // Closing the consumer leaves the group, which revokes its
         // partitions from inside the close: nothing may wait for us then.
         self.closing.store(true, Ordering::Release);
+        // A revocation still waiting (the task failed before committing)
+        // is given up without a commit: its records are read again.
+        let waiting = lock(&self.shared).revoking.take();
+        if let (Some(revoked), Some(consumer)) = (waiting, &self.consumer) {
+            let mut tpl = TopicPartitionList::new();
+            for (topic, partition) in &revoked {
+                tpl.add_partition(topic, *partition);
+            }
+            give_up(consumer, &tpl, &self.name);
+        }
         self.consumer = None;
     }
 }
@@ -597,10 +610,13 @@ impl<T, R> KafkaOrigin<T, R> {
             return Ok(());
         };
         let mut tpl = TopicPartitionList::new();
+        let mut group = lock(&self.group);
         for (id, &next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
             let (topic, partition) = &self.ids[id];
             let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(next));
+            group.committed.insert(self.ids[id].clone());
         }
+        drop(group);
         if tpl.count() > 0
             && let Err(e) = consumer.commit(&tpl, mode)
         {
@@ -633,8 +649,10 @@ impl<T, R> KafkaOrigin<T, R> {
             for (topic, partition) in &revoked {
                 tpl.add_partition(topic, *partition);
                 let id = intern(&mut self.ids, topic, *partition);
-                if self.read.get(id).is_none_or(|next| *next < 0) {
-                    group.started.remove(&(topic.clone(), *partition));
+                let tp = (topic.clone(), *partition);
+                if self.read.get(id).is_none_or(|next| *next < 0) && !group.committed.contains(&tp)
+                {
+                    group.started.remove(&tp);
                 }
                 if let Some(next) = self.read.get_mut(id) {
                     *next = -1;

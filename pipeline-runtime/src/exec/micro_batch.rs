@@ -130,6 +130,11 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
                 self.ended = true;
                 return Ok(self.close());
             }
+            // A source that must record its progress now (a Kafka
+            // rebalance waits for it) closes the batch early.
+            if self.current.is_some() && self.inner.commit_due() {
+                return Ok(self.close());
+            }
             let Some((started, records)) = self.current else {
                 // Nothing read yet: an empty interval runs no batch; the
                 // empty fill only lets stages see the clock.
