@@ -93,12 +93,20 @@
 //! | `stdin` | `[format]`, `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //! | `generator` | `record: \|i: u64\| ..`, `[count]`, `[rate]` (records per second), `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //! | `iter` | `items: EXPR` (anything `IntoIterator`), `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
+//! | `kafka` | `topic` (a name, `a,b`, or `^regex`), `[group]`, `[brokers]`, `[start: committed \| earliest \| latest \| timestamp(MS)]`, `[bounded]`, `[commit_interval: 5s]`, `[unavailable_timeout: 60s]`, `[format]` (`json`, `csv`, `string`, `raw`), `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //!
 //! | sink | options |
 //! |---|---|
 //! | `stdout` | `[format]` (default `debug`), `[name]` |
 //! | `file` | `path`, `[append]`, `[format]` (default `json`), `[name]` |
 //! | `collect` | `[name]`: records are read back with [`RunOutcome::collected`](runtime::exec::RunOutcome::collected) |
+//! | `kafka` | `topic`, `[brokers]`, `[key: \|r: &T\| ..]`, `[headers: \|r: &T\| [(name, value)]]`, `[sync_timeout: 60s]`, `[format]` (default `json`), `[name]` |
+//!
+//! A Kafka source declared as `KafkaMessage<T>` gets each message's key,
+//! headers, topic, partition, offset and timestamp with its value. Kafka
+//! settings that are not options above are librdkafka properties
+//! (`--set clicks.fetch.min.bytes=65536`); brokers default to
+//! `$PIPELINE_KAFKA_BROKERS`, else `127.0.0.1:9092`.
 //!
 //! `on_error` says what a source does with a record it cannot decode:
 //! `fail` (the default: stop with an error naming the source, the position
@@ -115,11 +123,11 @@
 
 pub use pipeline_macros::{Event, pipeline};
 pub use pipeline_runtime as runtime;
+pub use pipeline_runtime::{PipelineError, Result, Timestamp};
 
 /// The Kafka connector (the default `kafka` feature).
 #[cfg(feature = "kafka")]
 pub use pipeline_kafka as kafka;
-pub use pipeline_runtime::{PipelineError, Result, Timestamp};
 
 /// What a pipeline file needs: `use pipeline::prelude::*;`.
 pub mod prelude {
