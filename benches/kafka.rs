@@ -21,7 +21,7 @@
 #[path = "../tests/support/kafka.rs"]
 mod kafka;
 
-use kafka::{Out, brokers, create_topic, produce, unique};
+use kafka::{Out, brokers, create_topic, produce, reading, unique, writing};
 use pipeline::prelude::*;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -173,13 +173,8 @@ fn pipeline<P: PipelineDef>(brokers: &str, topic: &str, parallelism: usize) -> D
     *LAST.lock().unwrap() = None;
     let out = unique("bench-out");
     create_topic(brokers, &out, 4);
-    let opts = RunOptions::default()
-        .with_parallelism(parallelism)
-        .with_setting(&format!("clicks.topic=\"{topic}\""))
-        .and_then(|o| o.with_setting(&format!("clicks.group=\"{}\"", unique("bench"))))
-        .and_then(|o| o.with_setting("clicks.session.timeout.ms=3000"))
-        .and_then(|o| o.with_setting(&format!("out.topic=\"{out}\"")))
-        .expect("valid settings");
+    let opts = RunOptions::default().with_parallelism(parallelism);
+    let opts = writing(reading(opts, "clicks", topic), "out", &out);
     let outcome = P::run_with(opts).expect("the pipeline runs");
     let first = FIRST.lock().unwrap().take().expect("records came");
     let last = LAST.lock().unwrap().take().expect("records went out");

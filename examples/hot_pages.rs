@@ -94,10 +94,6 @@ pipeline! {
 }
 
 fn main() -> std::process::ExitCode {
-    let mut args: Vec<String> = std::env::args().collect();
-    if args.get(1).is_some_and(|a| a == "generated") {
-        args.remove(1);
-        return pipeline::runtime::cli::main_from::<GeneratedHotPages, _>(args);
-    }
-    HotPages::main()
+    use pipeline::runtime::cli;
+    cli::main_with::<HotPages>(&[cli::variant::<GeneratedHotPages>("generated")])
 }

@@ -61,16 +61,9 @@ pipeline! {
 }
 
 fn main() -> std::process::ExitCode {
-    let mut args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("load") => {
-            args.remove(1);
-            pipeline::runtime::cli::main_from::<LoadClicks, _>(args)
-        }
-        Some("show") => {
-            args.remove(1);
-            pipeline::runtime::cli::main_from::<ShowCounts, _>(args)
-        }
-        _ => ClickCounts::main(),
-    }
+    use pipeline::runtime::cli;
+    cli::main_with::<ClickCounts>(&[
+        cli::variant::<LoadClicks>("load"),
+        cli::variant::<ShowCounts>("show"),
+    ])
 }

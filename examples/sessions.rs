@@ -73,10 +73,6 @@ pipeline! {
 }
 
 fn main() -> std::process::ExitCode {
-    let mut args: Vec<String> = std::env::args().collect();
-    if args.get(1).is_some_and(|a| a == "generated") {
-        args.remove(1);
-        return pipeline::runtime::cli::main_from::<GeneratedSessions, _>(args);
-    }
-    Sessions::main()
+    use pipeline::runtime::cli;
+    cli::main_with::<Sessions>(&[cli::variant::<GeneratedSessions>("generated")])
 }

@@ -5,7 +5,7 @@
 #[path = "support/kafka.rs"]
 mod kafka;
 
-use kafka::{Out, brokers, consume, create_topic, produce, unique};
+use kafka::{Out, brokers, consume, create_topic, produce, reading, unique, writing};
 use pipeline::kafka::KafkaMessage;
 use pipeline::prelude::*;
 use pipeline::runtime::connector::DeadLetter;
@@ -33,19 +33,12 @@ fn clicks(n: usize) -> Vec<Click> {
 
 /// Options naming the test's input topic (and a fresh consumer group).
 fn source_opts(source: &str, topic_in: &str) -> RunOptions {
-    RunOptions::default()
-        .with_setting(&format!("{source}.topic=\"{topic_in}\""))
-        .and_then(|o| o.with_setting(&format!("{source}.group=\"{}\"", unique("group"))))
-        // The test broker answers a group join after half this.
-        .and_then(|o| o.with_setting(&format!("{source}.session.timeout.ms=3000")))
-        .expect("valid settings")
+    reading(RunOptions::default(), source, topic_in)
 }
 
 /// Options naming the test's own topics (and a fresh consumer group).
 fn opts(source: &str, topic_in: &str, sink: &str, topic_out: &str) -> RunOptions {
-    source_opts(source, topic_in)
-        .with_setting(&format!("{sink}.topic=\"{topic_out}\""))
-        .expect("valid settings")
+    writing(source_opts(source, topic_in), sink, topic_out)
 }
 
 /// Fresh input and output topics with `partitions` partitions.

@@ -5,7 +5,7 @@
 #[path = "support/kafka.rs"]
 mod kafka;
 
-use kafka::{Out, brokers, consume, create_topic, produce, unique};
+use kafka::{Out, brokers, consume, create_topic, produce, reading, unique, writing};
 use pipeline::prelude::*;
 use pipeline::runtime::exec::ExecMode;
 use std::collections::BTreeMap;
@@ -100,12 +100,8 @@ fn a_windowed_aggregation_gives_the_same_results_in_both_modes() {
         create_topic(&brokers, &tout, 2);
         let opts = RunOptions::default()
             .with_mode(mode)
-            .with_parallelism(parallelism)
-            .with_setting(&format!("clicks.topic=\"{tin}\""))
-            .and_then(|o| o.with_setting(&format!("clicks.group=\"{}\"", unique("g"))))
-            .and_then(|o| o.with_setting("clicks.session.timeout.ms=3000"))
-            .and_then(|o| o.with_setting(&format!("out.topic=\"{tout}\"")))
-            .expect("valid settings");
+            .with_parallelism(parallelism);
+        let opts = writing(reading(opts, "clicks", &tin), "out", &tout);
         UserWindows::run_with(opts).expect("the pipeline runs");
         let got = consume(&brokers, &tout, expected.len(), Duration::from_secs(30));
         let values: Vec<String> = got.into_iter().map(|m| m.value).collect();
@@ -346,12 +342,11 @@ fn parallel_instances_share_the_partitions_and_lose_nothing() {
         (0..n).map(|i| Out::keyed(format!("k{}", i % 100), i.to_string())),
     );
     for parallelism in [2, 3] {
-        let opts = RunOptions::default()
-            .with_parallelism(parallelism)
-            .with_setting(&format!("nums.topic=\"{topic}\""))
-            .and_then(|o| o.with_setting(&format!("nums.group=\"{}\"", unique("g"))))
-            .and_then(|o| o.with_setting("nums.session.timeout.ms=3000"))
-            .expect("valid settings");
+        let opts = reading(
+            RunOptions::default().with_parallelism(parallelism),
+            "nums",
+            &topic,
+        );
         let mut got: Vec<u64> = Gather::run_with(opts).unwrap().collected("out").unwrap();
         got.sort_unstable();
         let read = got.len();

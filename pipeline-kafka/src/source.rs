@@ -184,6 +184,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     last: 0,
                     read: Vec::new(),
                     reached: Vec::new(),
+                    marked_end: HashSet::new(),
                     stash: None,
                     last_commit: Instant::now(),
                     uncommitted: false,
@@ -507,6 +508,8 @@ struct KafkaOrigin<T, R> {
     /// Per partition id: whether a record at or after a `timestamp` start
     /// has been read.
     reached: Vec<bool>,
+    /// Partitions this instance marked as read to their end (`bounded`).
+    marked_end: HashSet<i32>,
     /// A record from another partition than the batch's, for the next
     /// fill, with its offset (counted as read once handed out).
     stash: Option<(usize, i64, T)>,
@@ -758,6 +761,7 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
                     // `bounded` reads one topic, so the number names it.
                     lock(&self.group).at_end.insert(partition);
+                    self.marked_end.insert(partition);
                     continue;
                 }
                 Some(Err(e)) => {
@@ -799,7 +803,9 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 self.reached.resize(id + 1, false);
             }
             self.uncommitted = true;
-            if self.settings.bounded {
+            // Only the reader of a partition marks its end: most records
+            // need no lock here.
+            if !self.marked_end.is_empty() && self.marked_end.remove(&partition) {
                 lock(&self.group).at_end.remove(&partition);
             }
             if let Start::Timestamp(t) = self.settings.start

@@ -173,6 +173,56 @@ pub fn main<P: PipelineDef>() -> ExitCode {
     main_from::<P, _>(std::env::args_os())
 }
 
+/// A pipeline a binary offers besides its main one, chosen by naming it
+/// as the first argument: see [`main_with`].
+pub type Variant = (&'static str, fn(Vec<String>) -> ExitCode);
+
+/// The variant `name` running the pipeline `P`.
+pub fn variant<P: PipelineDef>(name: &'static str) -> Variant {
+    (name, main_from::<P, Vec<String>>)
+}
+
+/// As [`main`] for `P`, unless the first argument names one of
+/// `variants`: then that pipeline runs with the rest of the command line
+/// (`example generated run --parallelism 2`).
+///
+/// # Examples
+///
+/// ```no_run
+/// use pipeline::prelude::*;
+/// use pipeline::runtime::cli;
+///
+/// pipeline! {
+///     pipeline Small {
+///         source xs: u64 = generator(count: 3, record: |i: u64| i);
+///         xs -> sink stdout();
+///     }
+/// }
+/// pipeline! {
+///     pipeline Large {
+///         source xs: u64 = generator(count: 3_000_000, record: |i: u64| i);
+///         xs -> sink stdout();
+///     }
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     cli::main_with::<Small>(&[cli::variant::<Large>("large")])
+/// }
+/// ```
+pub fn main_with<P: PipelineDef>(variants: &[Variant]) -> ExitCode {
+    let mut args: Vec<String> = std::env::args().collect();
+    let chosen = args
+        .get(1)
+        .and_then(|first| variants.iter().find(|(name, _)| first == name));
+    match chosen {
+        Some((_, run)) => {
+            args.remove(1);
+            run(args)
+        }
+        None => main::<P>(),
+    }
+}
+
 /// As [`main`], with the command line given (its first item is the
 /// program's name): for a binary that offers several pipelines and picks
 /// one by its first argument.

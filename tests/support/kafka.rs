@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use pipeline::prelude::RunOptions;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -38,6 +39,22 @@ pub fn unique(name: &str) -> String {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// `opts` with the source `source` reading `topic` in a fresh consumer
+/// group, joining fast (the test broker answers a group join after half the
+/// session timeout).
+pub fn reading(opts: RunOptions, source: &str, topic: &str) -> RunOptions {
+    opts.with_setting(&format!("{source}.topic=\"{topic}\""))
+        .and_then(|o| o.with_setting(&format!("{source}.group=\"{}\"", unique("group"))))
+        .and_then(|o| o.with_setting(&format!("{source}.session.timeout.ms=3000")))
+        .expect("valid settings")
+}
+
+/// `opts` with the sink `sink` writing to `topic`.
+pub fn writing(opts: RunOptions, sink: &str, topic: &str) -> RunOptions {
+    opts.with_setting(&format!("{sink}.topic=\"{topic}\""))
+        .expect("valid settings")
 }
 
 /// Creates `topic` with `partitions` partitions.

@@ -495,12 +495,17 @@ mod tests {
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::End);
     }
 
+    /// Two forward senders into one channel, and its receiving end.
+    fn two_senders() -> (ForwardSender<u64>, ForwardSender<u64>, ChannelOrigin<u64>) {
+        let (tx, rx) = channel::<u64>();
+        let a = ForwardSender::new(tx.clone(), 0);
+        let b = ForwardSender::new(tx, 1);
+        (a, b, ChannelOrigin::new(rx, 2))
+    }
+
     #[test]
     fn an_idle_sender_does_not_hold_the_watermark_back_until_it_speaks_again() {
-        let (tx, rx) = channel::<u64>();
-        let mut a = ForwardSender::new(tx.clone(), 0);
-        let mut b = ForwardSender::new(tx, 1);
-        let mut o = ChannelOrigin::new(rx, 2);
+        let (mut a, mut b, mut o) = two_senders();
         let mut buf = Vec::new();
         let ts = Timestamp::from_millis;
         a.watermark(ts(10)).unwrap();
@@ -529,10 +534,7 @@ mod tests {
 
     #[test]
     fn an_ended_sender_does_not_end_time_for_an_idle_one() {
-        let (tx, rx) = channel::<u64>();
-        let mut a = ForwardSender::new(tx.clone(), 0);
-        let mut b = ForwardSender::new(tx, 1);
-        let mut o = ChannelOrigin::new(rx, 2);
+        let (mut a, mut b, mut o) = two_senders();
         let mut buf = Vec::new();
         let ts = Timestamp::from_millis;
         a.watermark(ts(5)).unwrap();

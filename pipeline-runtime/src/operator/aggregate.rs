@@ -2,8 +2,8 @@
 //! `avg`, or a user [`Aggregate`]).
 
 use super::{MeterSet, Push, Stage};
+use crate::Result;
 use crate::state::{KeyedState, MemoryState};
-use crate::{Result, Timestamp};
 use std::hash::Hash;
 
 /// An incremental aggregate over records of type `T`, in the shape of
@@ -409,25 +409,7 @@ where
         self.next.push((key, out))
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.next.flush()
-    }
-
-    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.next.watermark(watermark)
-    }
-
-    fn idle(&mut self) -> Result<()> {
-        self.next.idle()
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.next.sync()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.next.finish()
-    }
+    forward_control!();
 }
 
 /// The `aggregate` stage before linking.

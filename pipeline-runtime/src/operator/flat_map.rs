@@ -1,8 +1,8 @@
 //! `flat_map`: maps each record to any number of outputs.
 
 use super::{MeterSet, Push, Stage, StageFn};
+use crate::Result;
 use crate::exec::metrics::Meter;
-use crate::{Result, Timestamp};
 
 /// The linked `flat_map` stage: emits every item of `f(record)`.
 ///
@@ -46,27 +46,7 @@ where
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.meter.publish();
-        self.next.flush()
-    }
-
-    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.next.watermark(watermark)
-    }
-
-    fn idle(&mut self) -> Result<()> {
-        self.next.idle()
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.next.sync()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.meter.publish();
-        self.next.finish()
-    }
+    forward_control!(metered);
 }
 
 /// The `flat_map` stage before linking.

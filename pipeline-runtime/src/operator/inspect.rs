@@ -1,7 +1,7 @@
 //! `inspect`: looks at each record without changing it.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::{Result, Timestamp};
+use crate::Result;
 
 /// The linked `inspect` stage: calls `f(&record)` and passes the record on.
 ///
@@ -43,25 +43,7 @@ where
         self.next.push(item)
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.next.flush()
-    }
-
-    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.next.watermark(watermark)
-    }
-
-    fn idle(&mut self) -> Result<()> {
-        self.next.idle()
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.next.sync()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.next.finish()
-    }
+    forward_control!();
 }
 
 /// The `inspect` stage before linking.

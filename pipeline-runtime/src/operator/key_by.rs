@@ -1,7 +1,7 @@
 //! `key_by`: pairs each record with its key, ahead of per-key stages.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::{Result, Timestamp};
+use crate::Result;
 
 /// The linked `key_by` stage: emits `(key(&record), record)`.
 ///
@@ -40,25 +40,7 @@ where
         self.next.push((key, item))
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.next.flush()
-    }
-
-    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.next.watermark(watermark)
-    }
-
-    fn idle(&mut self) -> Result<()> {
-        self.next.idle()
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.next.sync()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.next.finish()
-    }
+    forward_control!();
 }
 
 /// The `key_by` stage before linking.

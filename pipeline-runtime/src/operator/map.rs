@@ -1,7 +1,7 @@
 //! `map`: one record in, one record out.
 
 use super::{MeterSet, Push, Stage, StageFn};
-use crate::{Result, Timestamp};
+use crate::Result;
 
 /// The linked `map` stage: applies `f` to every record.
 ///
@@ -38,25 +38,7 @@ where
         self.next.push((self.f)(item))
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.next.flush()
-    }
-
-    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.next.watermark(watermark)
-    }
-
-    fn idle(&mut self) -> Result<()> {
-        self.next.idle()
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.next.sync()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.next.finish()
-    }
+    forward_control!();
 }
 
 /// The `map` stage before linking.

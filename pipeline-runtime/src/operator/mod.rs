@@ -7,6 +7,50 @@
 //! stage is first a [`Stage`] value (the closure and its name) that knows how
 //! to wrap the pusher after it once the chain's end is known.
 
+/// The control methods of a stage that only passes them on to
+/// `self.next`: every stage forwards flushes, watermarks, idleness, syncs
+/// and the end in the same way, so this is written once. `metered` also
+/// publishes the stage's counter (`self.meter`) on flush and finish.
+macro_rules! forward_control {
+    () => {
+        fn flush(&mut self) -> $crate::Result<()> {
+            self.next.flush()
+        }
+
+        fn finish(&mut self) -> $crate::Result<()> {
+            self.next.finish()
+        }
+
+        forward_control!(@events);
+    };
+    (metered) => {
+        fn flush(&mut self) -> $crate::Result<()> {
+            self.meter.publish();
+            self.next.flush()
+        }
+
+        fn finish(&mut self) -> $crate::Result<()> {
+            self.meter.publish();
+            self.next.finish()
+        }
+
+        forward_control!(@events);
+    };
+    (@events) => {
+        fn watermark(&mut self, watermark: $crate::Timestamp) -> $crate::Result<()> {
+            self.next.watermark(watermark)
+        }
+
+        fn idle(&mut self) -> $crate::Result<()> {
+            self.next.idle()
+        }
+
+        fn sync(&mut self) -> $crate::Result<()> {
+            self.next.sync()
+        }
+    };
+}
+
 mod aggregate;
 mod filter;
 mod filter_map;

@@ -1,8 +1,8 @@
 //! `reduce`: a running per-key fold of records into one record.
 
 use super::{MeterSet, Push, Stage, StageFn};
+use crate::Result;
 use crate::state::{KeyedState, MemoryState};
-use crate::{Result, Timestamp};
 use std::hash::Hash;
 
 /// The linked `reduce` stage: keeps one value per key, combines each new
@@ -53,25 +53,7 @@ where
         self.next.push(out)
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.next.flush()
-    }
-
-    fn watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.next.watermark(watermark)
-    }
-
-    fn idle(&mut self) -> Result<()> {
-        self.next.idle()
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.next.sync()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.next.finish()
-    }
+    forward_control!();
 }
 
 /// The `reduce` stage before linking.

@@ -175,14 +175,30 @@ impl<T> WatermarkOrigin<T> {
 
     /// Follows the origin's assignment: partitions it no longer reads stop
     /// counting; new ones hold the watermark back until they read or idle.
+    /// Runs after every fill, so it allocates nothing.
     fn track_assignment(&mut self) {
-        let assigned: Vec<usize> = match self.inner.partitions() {
-            Some(view) => view.assigned.to_vec(),
-            None => vec![0],
+        let Some(view) = self.inner.partitions() else {
+            // One partition, always there.
+            if self.parts.is_empty() {
+                self.part(0);
+            }
+            return;
         };
+        let assigned = view.assigned;
+        let unchanged = self.parts.len() == assigned.len()
+            && self.parts.iter().all(|p| assigned.contains(&p.id));
+        if unchanged {
+            return;
+        }
         self.parts.retain(|p| assigned.contains(&p.id));
-        for id in assigned {
-            self.part(id);
+        for &id in assigned {
+            if !self.parts.iter().any(|p| p.id == id) {
+                self.parts.push(Part {
+                    id,
+                    max_seen: i64::MIN,
+                    last_record: Instant::now(),
+                });
+            }
         }
     }
 }
