@@ -123,6 +123,8 @@
 
 pub use pipeline_macros::{Event, pipeline};
 pub use pipeline_runtime as runtime;
+/// Nexmark events and their generator (the `nexmark` source).
+pub use pipeline_runtime::connector::nexmark;
 pub use pipeline_runtime::{PipelineError, Result, Timestamp};
 
 /// The Kafka connector (the default `kafka` feature).

@@ -8,6 +8,7 @@
 pub mod collect;
 pub mod file;
 pub mod generator;
+pub mod nexmark;
 pub mod socket;
 pub mod stdio;
 
