@@ -92,6 +92,7 @@
 //! | `file` | `path` (a file or a directory), `[header]`, `[format]`, `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //! | `stdin` | `[format]`, `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //! | `generator` | `record: \|i: u64\| ..`, `[count]`, `[rate]` (records per second), `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
+//! | `nexmark` | `[events]`, `[rate]` (events per second), `[event_rate: 10000]` (events per second of event time), `[watermark]`, `[idle_timeout]`, `[max_ahead]`: [Nexmark](nexmark) events |
 //! | `iter` | `items: EXPR` (anything `IntoIterator`), `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //! | `kafka` | `topic` (a name, `a,b`, or `^regex`), `[group]`, `[brokers]`, `[start: committed \| earliest \| latest \| timestamp(MS)]`, `[bounded]`, `[commit_interval: 5s]`, `[unavailable_timeout: 60s]`, `[format]` (`json`, `csv`, `string`, `raw`), `[on_error]`, `[watermark]`, `[idle_timeout]`, `[max_ahead]` |
 //!
@@ -99,6 +100,7 @@
 //! |---|---|
 //! | `stdout` | `[format]` (default `debug`), `[name]` |
 //! | `file` | `path`, `[append]`, `[format]` (default `json`), `[name]` |
+//! | `discard` | `[name]`: drops records (counted in the summary), for benchmarks |
 //! | `collect` | `[name]`: records are read back with [`RunOutcome::collected`](runtime::exec::RunOutcome::collected) |
 //! | `kafka` | `topic`, `[brokers]`, `[key: \|r: &T\| ..]`, `[headers: \|r: &T\| [(name, value)]]`, `[sync_timeout: 60s]`, `[format]` (default `json`), `[name]` |
 //!

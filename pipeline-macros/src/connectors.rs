@@ -121,6 +121,20 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
         formats: &[],
     },
     ConnectorSpec {
+        name: "nexmark",
+        role: Role::Source,
+        options: &[
+            ("events", OptKind::OptInt),
+            ("rate", OptKind::OptInt),
+            ("event_rate", OptKind::Int),
+            ("watermark", OptKind::Watermark),
+            ("idle_timeout", OptKind::WatermarkTuning),
+            ("max_ahead", OptKind::WatermarkTuning),
+        ],
+        required: &[],
+        formats: &[],
+    },
+    ConnectorSpec {
         name: "iter",
         role: Role::Source,
         options: &[
@@ -185,6 +199,13 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
         ],
         required: &["topic"],
         formats: KAFKA_FORMATS,
+    },
+    ConnectorSpec {
+        name: "discard",
+        role: Role::Sink,
+        options: &[("name", OptKind::Name)],
+        required: &[],
+        formats: &[],
     },
     ConnectorSpec {
         name: "collect",
@@ -275,6 +296,10 @@ impl ConnectorSpec {
                     quote!(#rt::connector::generator::GeneratorSettings),
                 )
             }
+            (Role::Source, "nexmark") => (
+                quote!(<#rt::connector::nexmark::Nexmark as ::core::default::Default>::default()),
+                quote!(#rt::connector::nexmark::NexmarkSettings),
+            ),
             (Role::Source, _) => {
                 let items = code("items").unwrap_or_default();
                 (
@@ -290,6 +315,7 @@ impl ConnectorSpec {
                 quote!(#rt::connector::file::FileSink::new(#fmt)),
                 quote!(#rt::connector::file::FileSinkSettings),
             ),
+            (Role::Sink, "discard") => (quote!(#rt::connector::discard::Discard), no_settings),
             (Role::Sink, _) => (quote!(#rt::connector::collect::Collect), no_settings),
         }
     }

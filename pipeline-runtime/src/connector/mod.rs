@@ -6,6 +6,7 @@
 //! overrides into the settings, so every connector gets them the same way.
 
 pub mod collect;
+pub mod discard;
 pub mod file;
 pub mod generator;
 pub mod nexmark;

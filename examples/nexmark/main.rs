@@ -1,0 +1,335 @@
+//! Nexmark on this project: the standard queries in the DSL
+//! (`queries.rs`), a throughput and latency harness, and a CSV export so
+//! that other engines read identical data.
+//!
+//! ```text
+//! cargo run --release --example nexmark -- --query q5 --events 10000000 --mode continuous --parallelism 2
+//! cargo run --release --example nexmark -- export --dir nexmark-data --events 10000000
+//! cargo run --release --example nexmark -- --query q1 --csv nexmark-data --parallelism 2
+//! ```
+//!
+//! The last lines printed are the figures: events per second, elapsed
+//! time, peak memory, and in continuous mode the end-to-end latency (from
+//! the moment an event is due at the source to the emission of the first
+//! result it can contribute to) at `--latency-rate` events per second.
+
+mod queries;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pipeline::nexmark::{self, Bid};
+use pipeline::prelude::*;
+use pipeline::runtime::exec::ExecMode;
+use queries::{AuctionPrice, EuroBid, HotItem, WindowBid};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+queries::nexmark_queries!(-> inspect(crate::latency::probe) -> sink discard());
+
+/// The Nexmark harness.
+#[derive(Debug, Parser)]
+#[command(about = "Runs a Nexmark query and prints its throughput and latency")]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The query: q0, q1, q2, count, q5, q7, q11 or q12.
+    #[arg(long, default_value = "q0")]
+    query: String,
+    /// Events to generate (or rows to read from the CSV files, all of them).
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// How records flow.
+    #[arg(long, value_enum, default_value_t = Mode::Continuous)]
+    mode: Mode,
+    /// Micro-batch length.
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    batch_interval: Duration,
+    /// Parallel instances of every task.
+    #[arg(long, default_value_t = 2)]
+    parallelism: usize,
+    /// Read the CSV files in this directory instead of generating events.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Events per second for the latency run (continuous mode; 0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    latency_rate: u64,
+    /// Seconds of input for the latency run.
+    #[arg(long, default_value_t = 5)]
+    latency_seconds: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Writes events as header-less CSV files person.csv, auction.csv and
+    /// bid.csv (times in epoch milliseconds).
+    Export {
+        /// Directory to write to (created if missing).
+        #[arg(long)]
+        dir: PathBuf,
+        /// How many events.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Continuous,
+    MicroBatch,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(Command::Export { dir, events }) = &args.command {
+        let started = Instant::now();
+        let counts = nexmark::write_csv(&nexmark::Generator::default(), *events, dir)?;
+        println!(
+            "wrote {} persons, {} auctions and {} bids to {} in {:.2} s",
+            counts.persons,
+            counts.auctions,
+            counts.bids,
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let mode = match args.mode {
+        Mode::Continuous => ExecMode::Continuous,
+        Mode::MicroBatch => ExecMode::MicroBatch {
+            interval: args.batch_interval,
+        },
+    };
+    let options = |events: u64, rate: Option<u64>| -> pipeline::Result<RunOptions> {
+        let mut opts = RunOptions::default()
+            .with_parallelism(args.parallelism)
+            .with_mode(mode);
+        match &args.csv {
+            Some(dir) => {
+                let path = dir.join("bid.csv");
+                opts = opts.with_setting(&format!("bids.path={:?}", path.display().to_string()))?;
+            }
+            None => {
+                opts = opts.with_setting(&format!("events.events={events}"))?;
+                if let Some(rate) = rate {
+                    opts = opts.with_setting(&format!("events.rate={rate}"))?;
+                }
+            }
+        }
+        Ok(opts)
+    };
+
+    let outcome = run_query(&args.query, args.csv.is_some(), options(args.events, None)?)?;
+    let source_records = outcome.stats.first().map_or(0, |s| s.records_out);
+    let events = match &args.csv {
+        // Bids are 46 of every 50 events: report events, as the generator does.
+        Some(_) => source_records * 50 / 46,
+        None => source_records,
+    };
+    let secs = outcome.elapsed.as_secs_f64();
+    let out = outcome.stats.last().map_or(0, |s| s.records_in);
+    println!(
+        "query {}, {} mode, parallelism {}, {}",
+        args.query,
+        match args.mode {
+            Mode::Continuous => "continuous",
+            Mode::MicroBatch => "micro-batch",
+        },
+        args.parallelism,
+        match &args.csv {
+            Some(dir) => format!(
+                "{source_records} bids read from {}",
+                dir.join("bid.csv").display()
+            ),
+            None => format!("{events} generated events"),
+        }
+    );
+    println!("results: {out}");
+    println!("events/s: {:.0}", events as f64 / secs);
+    println!("elapsed: {secs:.3} s");
+    println!("peak memory: {} MiB", peak_rss_kib() / 1024);
+
+    if args.mode == Mode::Continuous && args.csv.is_none() && args.latency_rate > 0 {
+        let events = args.latency_rate * args.latency_seconds;
+        latency::start(args.latency_rate);
+        run_query(
+            &args.query,
+            false,
+            options(events, Some(args.latency_rate))?,
+        )?;
+        match latency::percentiles() {
+            Some((p50, p99, n)) => println!(
+                "latency at {} events/s: p50 {:.3} ms, p99 {:.3} ms ({n} results)",
+                args.latency_rate, p50, p99
+            ),
+            None => println!(
+                "latency at {} events/s: not measured (this query's results have no event time)",
+                args.latency_rate
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn run_query(name: &str, csv: bool, opts: RunOptions) -> pipeline::Result<RunOutcome> {
+    macro_rules! by_name {
+        ($($name:literal => $gen:ident, $csv:ident;)*) => {
+            match (name, csv) {
+                $(
+                    ($name, false) => $gen::run_with(opts),
+                    ($name, true) => $csv::run_with(opts),
+                )*
+                _ => Err(pipeline::runtime::ConfigError::Invalid {
+                    name: "--query".into(),
+                    message: format!("no query `{name}`; try q0, q1, q2, count, q5, q7, q11 or q12"),
+                }
+                .into()),
+            }
+        };
+    }
+    by_name! {
+        "q0" => Q0, Q0Csv;
+        "q1" => Q1, Q1Csv;
+        "q2" => Q2, Q2Csv;
+        "count" => Count, CountCsv;
+        "q5" => Q5, Q5Csv;
+        "q7" => Q7, Q7Csv;
+        "q11" => Q11, Q11Csv;
+        "q12" => Q12, Q12Csv;
+    }
+}
+
+/// Peak resident memory of this process, in KiB (`VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// End-to-end latency: each result is traced back to the last event that
+/// could have contributed to it (by event time), whose due time at the
+/// rate-limited source is known; the probe before the sink records how
+/// long after that the result came out.
+mod latency {
+    use super::*;
+
+    /// What a result's latency is measured from.
+    pub(crate) trait LatestInput {
+        /// Event time of the last input that can contribute to this
+        /// result, if it has one.
+        fn latest_input(&self) -> Option<Timestamp>;
+    }
+
+    struct Probe {
+        started: Instant,
+        rate: u64,
+        generator: nexmark::Generator,
+        micros: Mutex<hdrhistogram::Histogram<u64>>,
+    }
+
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+
+    pub(crate) fn start(rate: u64) {
+        let probe = Probe {
+            started: Instant::now(),
+            rate,
+            generator: nexmark::Generator::default(),
+            micros: Mutex::new(
+                hdrhistogram::Histogram::new(3).expect("3 significant digits are valid"),
+            ),
+        };
+        let _ = PROBE.set(probe);
+    }
+
+    /// Records one result's latency, when a latency run is on.
+    pub(crate) fn probe<R: LatestInput>(result: &R) {
+        let Some(probe) = PROBE.get() else { return };
+        let Some(time) = result.latest_input() else {
+            return;
+        };
+        // The last event whose time is `time`, and when the source was due
+        // to make it.
+        let g = &probe.generator;
+        let since_base = (time.as_millis() - g.base_time.as_millis()).max(0) as u64;
+        let delay_us = 1_000_000 / g.event_rate;
+        let last = ((since_base + 1) * 1000 - 1) / delay_us;
+        let due = Duration::from_secs_f64(last as f64 / probe.rate as f64);
+        let now = probe.started.elapsed();
+        let micros = now.saturating_sub(due).as_micros() as u64;
+        if let Ok(mut h) = probe.micros.lock() {
+            let _ = h.record(micros.max(1));
+        }
+    }
+
+    /// p50 and p99 in milliseconds, and the number of results measured.
+    pub(crate) fn percentiles() -> Option<(f64, f64, u64)> {
+        let probe = PROBE.get()?;
+        let h = probe.micros.lock().ok()?;
+        (h.len() > 0).then(|| {
+            (
+                h.value_at_quantile(0.5) as f64 / 1000.0,
+                h.value_at_quantile(0.99) as f64 / 1000.0,
+                h.len(),
+            )
+        })
+    }
+
+    impl LatestInput for Bid {
+        fn latest_input(&self) -> Option<Timestamp> {
+            Some(self.date_time)
+        }
+    }
+
+    impl LatestInput for EuroBid {
+        fn latest_input(&self) -> Option<Timestamp> {
+            Some(self.date_time)
+        }
+    }
+
+    impl LatestInput for AuctionPrice {
+        fn latest_input(&self) -> Option<Timestamp> {
+            Some(self.date_time)
+        }
+    }
+
+    impl LatestInput for HotItem {
+        fn latest_input(&self) -> Option<Timestamp> {
+            Some(self.window_end.plus_millis(-1))
+        }
+    }
+
+    impl LatestInput for WindowBid {
+        fn latest_input(&self) -> Option<Timestamp> {
+            Some(self.window_end.plus_millis(-1))
+        }
+    }
+
+    /// Event-time windows end at their last instant; processing-time
+    /// windows (q12) have no event time to trace back.
+    impl<K> LatestInput for Windowed<K, u64> {
+        fn latest_input(&self) -> Option<Timestamp> {
+            (self.start.as_millis() < super::PROCESSING_TIME_SINCE)
+                .then(|| self.end.plus_millis(-1))
+        }
+    }
+}
+
+/// Window starts at or after this are of the clock (2020), not of the
+/// generator's 2015 event time.
+const PROCESSING_TIME_SINCE: i64 = 1_577_836_800_000;
