@@ -263,13 +263,14 @@ mod latency {
         let Some(time) = result.latest_input() else {
             return;
         };
-        // The last event whose time is `time`, and when the source was due
-        // to make it.
+        // The last event whose time is `time`, and when the source made
+        // it: a rate-limited generator makes the records due in each
+        // millisecond together, at its start.
         let g = &probe.generator;
         let since_base = (time.as_millis() - g.base_time.as_millis()).max(0) as u64;
         let delay_us = 1_000_000 / g.event_rate;
         let last = ((since_base + 1) * 1000 - 1) / delay_us;
-        let due = Duration::from_secs_f64(last as f64 / probe.rate as f64);
+        let due = Duration::from_millis(last * 1000 / probe.rate);
         let now = probe.started.elapsed();
         let micros = now.saturating_sub(due).as_micros() as u64;
         if let Ok(mut h) = probe.micros.lock() {

@@ -122,8 +122,9 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
             }
         }
         let batch = match self.rate {
-            // About a hundred batches a second keeps a slow stream smooth.
-            Some(rate) => ((rate / 100.0) as usize).clamp(1, BATCH),
+            // A thousand batches a second keeps the records within a
+            // millisecond of when they are due, as a live source would be.
+            Some(rate) => ((rate / 1000.0) as usize).clamp(1, BATCH),
             None => BATCH,
         };
         // Records left: indices next, next + step, .. below end.

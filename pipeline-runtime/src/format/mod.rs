@@ -203,32 +203,81 @@ impl<T: Serialize> Encode<T> for Json {
 /// Csv::default().encode(&row, &mut out).unwrap();
 /// assert_eq!(out, b"\"a, b\",7\n");
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Csv {
-    headers: Option<csv::StringRecord>,
-    record: csv::StringRecord,
+    headers: Option<csv::ByteRecord>,
+    record: csv::ByteRecord,
+    /// One parser for every line: building one is far dearer than parsing
+    /// a line.
+    parser: csv_core::Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Default for Csv {
+    fn default() -> Self {
+        Csv {
+            headers: None,
+            record: csv::ByteRecord::new(),
+            // `csv_core::Reader::default()` has no parsing tables built.
+            parser: csv_core::ReaderBuilder::new().build(),
+            fields: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
 }
 
 impl Clone for Csv {
     fn clone(&self) -> Self {
         Csv {
             headers: self.headers.clone(),
-            record: csv::StringRecord::new(),
+            ..Csv::default()
         }
     }
 }
 
 impl Csv {
     fn read_line(&mut self, line: &str) -> Result<(), DecodeError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .buffer_capacity(line.len() + 1)
-            .from_reader(line.as_bytes());
-        match reader.read_record(&mut self.record) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(DecodeError::new("empty CSV line")),
-            Err(e) => Err(DecodeError::new(e)),
+        use csv_core::ReadRecordResult;
+        self.parser.reset();
+        if self.fields.len() < line.len() + 1 {
+            self.fields.resize(line.len() + 1, 0);
         }
+        if self.ends.is_empty() {
+            self.ends.resize(16, 0);
+        }
+        let (mut input, mut written, mut fields) = (line.as_bytes(), 0, 0);
+        loop {
+            // An empty input tells the parser the line has ended.
+            let (result, read, out, ends) = self.parser.read_record(
+                input,
+                &mut self.fields[written..],
+                &mut self.ends[fields..],
+            );
+            input = &input[read..];
+            written += out;
+            fields += ends;
+            match result {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => {
+                    let len = self.fields.len();
+                    self.fields.resize(len * 2, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len();
+                    self.ends.resize(len * 2, 0);
+                }
+                ReadRecordResult::Record => break,
+                ReadRecordResult::End => return Err(DecodeError::new("empty CSV line")),
+            }
+        }
+        self.record.clear();
+        let mut start = 0;
+        for &end in &self.ends[..fields] {
+            self.record.push_field(&self.fields[start..end]);
+            start = end;
+        }
+        Ok(())
     }
 }
 
@@ -243,7 +292,9 @@ impl<T: DeserializeOwned> Decode<T> for Csv {
                     let field = err.field().map(|i| {
                         let name = self.headers.as_ref().and_then(|h| h.get(i as usize));
                         match name {
-                            Some(name) => format!("field {} (`{name}`): ", i + 1),
+                            Some(name) => {
+                                format!("field {} (`{}`): ", i + 1, String::from_utf8_lossy(name))
+                            }
                             None => format!("field {}: ", i + 1),
                         }
                     });
