@@ -282,7 +282,7 @@ mod latency {
     pub(crate) fn percentiles() -> Option<(f64, f64, u64)> {
         let probe = PROBE.get()?;
         let h = probe.micros.lock().ok()?;
-        (h.len() > 0).then(|| {
+        (!h.is_empty()).then(|| {
             (
                 h.value_at_quantile(0.5) as f64 / 1000.0,
                 h.value_at_quantile(0.99) as f64 / 1000.0,

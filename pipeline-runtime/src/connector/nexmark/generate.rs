@@ -249,9 +249,16 @@ impl Generator {
 
 /// The last person id made by event `n` (base 0): its own if it is a person.
 fn last_person(n: u64) -> u64 {
+    // With one person per epoch this is the epoch; the general form is
+    // kept so the proportions stay one set of constants.
     let epoch = n / TOTAL_PROPORTION;
-    let offset = (n % TOTAL_PROPORTION).min(PERSON_PROPORTION - 1);
-    epoch * PERSON_PROPORTION + offset
+    let offset = n % TOTAL_PROPORTION;
+    epoch * PERSON_PROPORTION
+        + if offset < PERSON_PROPORTION {
+            offset
+        } else {
+            PERSON_PROPORTION - 1
+        }
 }
 
 /// The last auction id made by event `n` (base 0): its own if it is an
