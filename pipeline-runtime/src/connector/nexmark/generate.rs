@@ -10,7 +10,7 @@
 use super::model::{Auction, Bid, Event, Person};
 use super::random::JavaRandom;
 use crate::Timestamp;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 const FIRST_AUCTION_ID: u64 = 1000;
 const FIRST_PERSON_ID: u64 = 1000;
@@ -213,19 +213,20 @@ impl Generator {
             self.random_person(n, random)
         } + FIRST_PERSON_ID;
         let price = next_price(random);
-        let channels = channels();
         let (channel, url) = if random.next_int_below(2) > 0 {
-            &channels.hot[random.next_int_below(HOT_CHANNELS.len() as i32) as usize]
+            let i = random.next_int_below(HOT_CHANNELS.len() as i32) as usize;
+            with_channels(|c| c.hot[i].clone())
         } else {
-            &channels.cold[random.next_int_below(CHANNELS) as usize]
+            let i = random.next_int_below(CHANNELS) as usize;
+            with_channels(|c| c.cold[i].clone())
         };
         let extra = next_extra(random, 8 * 4, self.avg_bid_byte_size);
         Bid {
             auction,
             bidder,
             price,
-            channel: Arc::clone(channel),
-            url: Arc::clone(url),
+            channel,
+            url,
             date_time: time,
             extra,
         }
@@ -315,21 +316,26 @@ fn next_string(random: &mut JavaRandom, max_len: i32, special: char) -> String {
     }
 }
 
+const POWERS_OF_26: [u32; 6] = [1, 26, 676, 17_576, 456_976, 11_881_376];
+
 /// Exactly `len` characters, six from each random `int`, as Java makes
 /// them: a negative `int` gives characters below `a` (`H` to `` ` ``).
 fn next_exact_string(random: &mut JavaRandom, len: usize) -> String {
-    let mut s = String::with_capacity(len);
-    let (mut rnd, mut left) = (0_i32, 0);
-    for _ in 0..len {
-        if left == 0 {
-            rnd = random.next_int();
-            left = 6;
+    let mut bytes = vec![0_u8; len];
+    for chunk in bytes.chunks_mut(6) {
+        // Java's `%` and `/` truncate, so a negative `int` walks down from
+        // `a` by the digits of its magnitude; unsigned digits are cheaper.
+        // Each digit divides by its own power of 26, so the six do not
+        // wait on one another.
+        let rnd = random.next_int();
+        let magnitude = rnd.unsigned_abs();
+        for (c, power) in chunk.iter_mut().zip(POWERS_OF_26) {
+            let digit = (magnitude / power % 26) as u8;
+            *c = if rnd < 0 { b'a' - digit } else { b'a' + digit };
         }
-        s.push(char::from((i32::from(b'a') + rnd % 26) as u8));
-        rnd /= 26;
-        left -= 1;
     }
-    s
+    // Every byte is between `H` and `z`, so this never takes the fallback.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Padding that brings a record of `size` bytes to `average` on average.
@@ -355,10 +361,18 @@ struct Channels {
     cold: Vec<Channel>,
 }
 
-/// The channels and their URLs, made once.
-fn channels() -> &'static Channels {
-    static CHANNELS_TABLE: OnceLock<Channels> = OnceLock::new();
-    CHANNELS_TABLE.get_or_init(|| {
+/// The channels and their URLs, made once per thread: bids share them, and
+/// counting references on one thread's copies keeps the threads off each
+/// other's cache lines.
+fn with_channels<R>(f: impl FnOnce(&Channels) -> R) -> R {
+    thread_local! {
+        static CHANNELS_TABLE: Channels = make_channels();
+    }
+    CHANNELS_TABLE.with(f)
+}
+
+fn make_channels() -> Channels {
+    {
         let mut random = JavaRandom::new(-1);
         let hot = HOT_CHANNELS
             .iter()
@@ -375,7 +389,7 @@ fn channels() -> &'static Channels {
             })
             .collect();
         Channels { hot, cold }
-    })
+    }
 }
 
 fn base_url(random: &mut JavaRandom) -> String {
