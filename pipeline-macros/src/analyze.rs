@@ -271,6 +271,15 @@ fn check_chain(
     for stage in &chain.stages {
         match ops::lookup(&stage.name) {
             Some(spec) => {
+                if let (Some(first), false) = (stage.modifiers.first(), spec.takes_modifiers) {
+                    cx.error(
+                        first.name.span(),
+                        format!(
+                            "`{}` takes no `.{}(..)`; only `join` has modifiers (`.on`, `.window`, `.between`)",
+                            stage.name, first.name
+                        ),
+                    );
+                }
                 (spec.check)(stage, cx);
                 for input in (spec.inputs)(stage) {
                     use_stream(streams, all, early, &input, cx);

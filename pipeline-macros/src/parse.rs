@@ -54,8 +54,16 @@ pub(crate) struct Chain {
     pub(crate) sink: Option<Connector>,
 }
 
-/// `name(arg, ..)`
+/// `name(arg, ..)`, then any `.modifier(arg, ..)`s.
 pub(crate) struct StageCall {
+    pub(crate) name: Ident,
+    pub(crate) args: Vec<Expr>,
+    pub(crate) span: Span,
+    pub(crate) modifiers: Vec<Modifier>,
+}
+
+/// `.name(arg, ..)` after a stage (`join(b).on(..).window(..)`).
+pub(crate) struct Modifier {
     pub(crate) name: Ident,
     pub(crate) args: Vec<Expr>,
     pub(crate) span: Span,
@@ -167,10 +175,28 @@ impl Parse for Chain {
                 .span()
                 .join(parens.span.close())
                 .unwrap_or_else(|| name.span());
+            let mut modifiers = Vec::new();
+            while input.peek(Token![.]) {
+                input.parse::<Token![.]>()?;
+                let name: Ident = input.parse()?;
+                let content;
+                let parens = parenthesized!(content in input);
+                let args = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+                let span = name
+                    .span()
+                    .join(parens.span.close())
+                    .unwrap_or_else(|| name.span());
+                modifiers.push(Modifier {
+                    name,
+                    args: args.into_iter().collect(),
+                    span,
+                });
+            }
             stages.push(StageCall {
                 name,
                 args: args.into_iter().collect(),
                 span,
+                modifiers,
             });
         }
         Ok(Chain { head, stages, sink })

@@ -17,6 +17,7 @@ pub(crate) const SPEC: StageSpec = StageSpec {
     expand,
     inputs: no_inputs,
     defines: no_inputs,
+    takes_modifiers: false,
 };
 
 const BUILTIN: &[&str] = &["count", "sum", "min", "max", "avg", "top"];

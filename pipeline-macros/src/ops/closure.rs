@@ -14,6 +14,7 @@ pub(crate) const fn spec(name: &'static str) -> StageSpec {
         expand,
         inputs: no_inputs,
         defines: no_inputs,
+        takes_modifiers: false,
     }
 }
 

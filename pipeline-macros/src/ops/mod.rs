@@ -3,10 +3,12 @@
 //! Stages that take one closure (`map`, `filter`, `filter_map`, `flat_map`,
 //! `inspect`, `key_by`, `reduce`) share one spec in `closure.rs`: they differ
 //! only in the builder method they call, and rustc checks each closure's
-//! signature against that method. `aggregate` and `union` have their own.
+//! signature against that method. `aggregate`, `union`, `join` and the
+//! window stages have their own.
 
 mod aggregate;
 mod closure;
+mod join;
 mod union;
 pub(crate) mod window;
 
@@ -32,6 +34,8 @@ pub(crate) struct StageSpec {
     pub(crate) inputs: fn(&StageCall) -> Vec<Ident>,
     /// Names of streams this stage defines (a side output).
     pub(crate) defines: fn(&StageCall) -> Vec<Ident>,
+    /// Whether `.modifier(..)`s may follow the call (only `join`).
+    pub(crate) takes_modifiers: bool,
 }
 
 pub(crate) const STAGES: &[StageSpec] = &[
@@ -45,6 +49,7 @@ pub(crate) const STAGES: &[StageSpec] = &[
     closure::spec("process"),
     aggregate::SPEC,
     union::SPEC,
+    join::SPEC,
     window::WINDOW,
     window::WINDOW_ALL,
     window::ALLOWED_LATENESS,

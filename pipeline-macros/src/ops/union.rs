@@ -14,6 +14,7 @@ pub(crate) const SPEC: StageSpec = StageSpec {
     expand,
     inputs,
     defines: no_inputs,
+    takes_modifiers: false,
 };
 
 fn stream_name(expr: &Expr) -> Option<&Ident> {

@@ -19,6 +19,7 @@ pub(crate) const WINDOW: StageSpec = StageSpec {
     expand,
     inputs: no_inputs,
     defines: no_inputs,
+    takes_modifiers: false,
 };
 
 /// `window_all(..)`: one window over all records (no key), so every
@@ -29,6 +30,7 @@ pub(crate) const WINDOW_ALL: StageSpec = StageSpec {
     expand: expand_all,
     inputs: no_inputs,
     defines: no_inputs,
+    takes_modifiers: false,
 };
 
 /// `late_records(NAME)`: a stream `NAME` of the records too late for every
@@ -39,6 +41,7 @@ pub(crate) const LATE_RECORDS: StageSpec = StageSpec {
     expand: expand_late,
     inputs: no_inputs,
     defines: |stage| super::stream_arg(stage).cloned().into_iter().collect(),
+    takes_modifiers: false,
 };
 
 fn check_late(stage: &StageCall, cx: &mut Ctxt) {
@@ -59,6 +62,7 @@ pub(crate) const ALLOWED_LATENESS: StageSpec = StageSpec {
     expand: expand_lateness,
     inputs: no_inputs,
     defines: no_inputs,
+    takes_modifiers: false,
 };
 
 pub(crate) const TRIGGER: StageSpec = StageSpec {
@@ -67,20 +71,21 @@ pub(crate) const TRIGGER: StageSpec = StageSpec {
     expand: expand_trigger,
     inputs: no_inputs,
     defines: no_inputs,
+    takes_modifiers: false,
 };
 
 const ASSIGNERS: &[&str] = &["tumbling", "sliding", "session", "global"];
 
 /// A window as written: its kind, durations in milliseconds, offset, and
 /// whether it is of processing time.
-struct Spec<'a> {
-    kind: &'a Ident,
+pub(crate) struct Spec<'a> {
+    pub(crate) kind: &'a Ident,
     millis: Vec<u64>,
     offset: Option<u64>,
     processing: bool,
 }
 
-fn parse<'a>(expr: &'a Expr, cx: &mut Ctxt) -> Option<Spec<'a>> {
+pub(crate) fn parse<'a>(expr: &'a Expr, cx: &mut Ctxt) -> Option<Spec<'a>> {
     // Modifiers, outermost first: `.offset(2s)`, `.processing_time()`.
     let (mut call, mut offset, mut processing) = (expr, None, false);
     while let Expr::MethodCall(m) = call {
@@ -245,11 +250,20 @@ fn expand(stage: &StageCall, cx: &StageCx) -> TokenStream {
 }
 
 fn expand_with(stage: &StageCall, method: &Ident, _cx: &StageCx) -> TokenStream {
-    let rt = runtime();
     let mut ignored = Ctxt::default();
     let Some(spec) = stage.args.first().and_then(|a| parse(a, &mut ignored)) else {
         return TokenStream::new();
     };
+    let assigner = assigner(&spec);
+    // Bound first, so that a record type the window cannot take is
+    // reported at `window`, not at the runtime's paths.
+    let w = Ident::new("__window", method.span());
+    quote_spanned! {method.span()=> let #w = #assigner; let __s = __s.#method(#w);}
+}
+
+/// The runtime value of a checked window.
+pub(crate) fn assigner(spec: &Spec<'_>) -> TokenStream {
+    let rt = runtime();
     let span = spec.kind.span();
     let d = |ms: u64| quote!(::core::time::Duration::from_millis(#ms));
     let mut assigner = match spec.kind.to_string().as_str() {
@@ -274,10 +288,7 @@ fn expand_with(stage: &StageCall, method: &Ident, _cx: &StageCx) -> TokenStream 
     if spec.processing {
         assigner = quote_spanned!(span=> #rt::window::ProcessingTime(#assigner));
     }
-    // Bound first, so that a record type the window cannot take is
-    // reported at `window`, not at the runtime's paths.
-    let w = Ident::new("__window", method.span());
-    quote_spanned! {method.span()=> let #w = #assigner; let __s = __s.#method(#w);}
+    assigner
 }
 
 fn check_lateness(stage: &StageCall, cx: &mut Ctxt) {

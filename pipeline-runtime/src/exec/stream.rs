@@ -22,6 +22,7 @@ use crate::operator::{
     AggregateStage, FilterMapStage, FilterStage, FlatMapStage, InspectStage, KeyByStage, MapStage,
     ReduceStage,
 };
+use crate::operator::{IntervalJoinStage, Joined, Side, TableJoinStage};
 use crate::window::{
     Incremental, LateSenders, ProcessAll, TimeOf, Trigger, WatermarkOrigin, WatermarkSource,
     WatermarkStrategy, Window, WindowAggregateStage, WindowAssigner, Windowed, check_trigger,
@@ -332,6 +333,151 @@ impl<T: Send + 'static, G> Stream<T, G> {
             node,
             EdgeKind::Fused,
         )
+    }
+
+    /// Tags this stream's records as [`Side::Left`] and `right`'s as
+    /// [`Side::Right`], merges them and keys them (`left_key` and
+    /// `right_key` must agree on the key type), so both sides of a key meet
+    /// in one instance.
+    fn join_keyed<R, G2, K, FA, FB>(
+        self,
+        right: Stream<R, G2>,
+        mut left_key: FA,
+        mut right_key: FB,
+    ) -> KeyedStream<K, Side<T, R>, impl Segment<(K, Side<T, R>)>>
+    where
+        G: Segment<T>,
+        G2: Segment<R>,
+        R: Send + 'static,
+        K: Hash + Eq + Clone + Send + 'static,
+        FA: FnMut(&T) -> K + Clone + Send + 'static,
+        FB: FnMut(&R) -> K + Clone + Send + 'static,
+    {
+        let tag_left: fn(T) -> Side<T, R> = Side::Left;
+        let tag_right: fn(R) -> Side<T, R> = Side::Right;
+        let left = self.then("join left", |node| MapStage(StageFn { f: tag_left, node }));
+        let right = right.then("join right", |node| {
+            MapStage(StageFn { f: tag_right, node })
+        });
+        left.union(right)
+            .key_by(move |side: &Side<T, R>| match side {
+                Side::Left(l) => left_key(l),
+                Side::Right(r) => right_key(r),
+            })
+    }
+
+    /// `join(table).on(left_key, right_key)`: the stream-table join (see
+    /// [`TableJoin`](crate::operator::TableJoin)): each record paired with
+    /// the latest `table` record of its key.
+    pub fn join_table<R, G2, K, FA, FB>(
+        self,
+        table: Stream<R, G2>,
+        left_key: FA,
+        right_key: FB,
+    ) -> Stream<Joined<T, R>, impl Segment<Joined<T, R>>>
+    where
+        G: Segment<T>,
+        G2: Segment<R>,
+        R: Clone + Send + 'static,
+        K: Hash + Eq + Clone + Send + 'static,
+        FA: FnMut(&T) -> K + Clone + Send + 'static,
+        FB: FnMut(&R) -> K + Clone + Send + 'static,
+    {
+        self.join_keyed(table, left_key, right_key)
+            .inner
+            .then("join", |_node| TableJoinStage)
+    }
+
+    /// `join(other).on(left_key, right_key).between(lower, upper)`: the
+    /// interval join (see [`IntervalJoin`](crate::operator::IntervalJoin));
+    /// `lower` and `upper` are milliseconds, relative to the left record.
+    pub fn join_interval<R, G2, K, FA, FB>(
+        self,
+        other: Stream<R, G2>,
+        left_key: FA,
+        right_key: FB,
+        lower: i64,
+        upper: i64,
+    ) -> Result<Stream<Joined<T, R>, impl Segment<Joined<T, R>>>>
+    where
+        G: Segment<T>,
+        G2: Segment<R>,
+        T: Event + Clone,
+        R: Event + Clone + Send + 'static,
+        K: Hash + Eq + Clone + Send + 'static,
+        FA: FnMut(&T) -> K + Clone + Send + 'static,
+        FB: FnMut(&R) -> K + Clone + Send + 'static,
+    {
+        if lower > upper {
+            return Err(crate::ConfigError::Invalid {
+                name: "join".into(),
+                message: format!(
+                    "`between({lower}ms, {upper}ms)`: the lower bound is above the upper one"
+                ),
+            }
+            .into());
+        }
+        Ok(self
+            .join_keyed(other, left_key, right_key)
+            .inner
+            .then("interval join", |node| IntervalJoinStage {
+                lower,
+                upper,
+                node,
+            }))
+    }
+
+    /// `join(other).on(left_key, right_key).window(assigner)`: every pair of
+    /// a left and a right record with the same key in the same window,
+    /// emitted when the window fires, as Flink's window join.
+    pub fn join_window<R, G2, K, FA, FB, W>(
+        self,
+        other: Stream<R, G2>,
+        left_key: FA,
+        right_key: FB,
+        assigner: W,
+    ) -> Stream<Windowed<K, Joined<T, R>>, impl Segment<Windowed<K, Joined<T, R>>>>
+    where
+        G: Segment<T>,
+        G2: Segment<R>,
+        T: Clone,
+        R: Clone + Send + 'static,
+        K: Hash + Eq + Clone + Send + 'static,
+        FA: FnMut(&T) -> K + Clone + Send + 'static,
+        FB: FnMut(&R) -> K + Clone + Send + 'static,
+        W: TimeOf<Side<T, R>> + WindowAssigner,
+    {
+        let pairs = |_key: &K, _window: &Window, records: &[Side<T, R>]| {
+            let rights: Vec<&R> = records
+                .iter()
+                .filter_map(|s| match s {
+                    Side::Right(r) => Some(r),
+                    Side::Left(_) => None,
+                })
+                .collect();
+            let mut out = Vec::new();
+            for side in records {
+                if let Side::Left(left) = side {
+                    out.extend(rights.iter().map(|right| Joined {
+                        left: left.clone(),
+                        right: (*right).clone(),
+                    }));
+                }
+            }
+            out
+        };
+        self.join_keyed(other, left_key, right_key)
+            .window(assigner)
+            .process(pairs)
+            .flat_map(|w: Windowed<K, Vec<Joined<T, R>>>| {
+                let (key, start, end) = (w.key, w.start, w.end);
+                w.value.into_iter().map(move |value| Windowed {
+                    key: key.clone(),
+                    start,
+                    end,
+                    value,
+                })
+            })
     }
 
     /// Not available: `aggregate` needs a keyed stream (add `key_by` first).
