@@ -6,10 +6,11 @@
 #[allow(dead_code)]
 mod queries;
 
-use pipeline::nexmark::{Bid, Event, Generator};
+use pipeline::nexmark::{Event, Generator};
 use pipeline::prelude::*;
 use pipeline::runtime::exec::ExecMode;
-use queries::{AuctionPrice, EuroBid, HotItem, WindowBid};
+use queries::{Auction, Bid, Joined, Person};
+use queries::{AuctionPrice, EuroBid, HotItem, LocalItem, NewUser, WindowBid};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -27,13 +28,21 @@ fn bids() -> Vec<Bid> {
 }
 
 /// Parallelism 2, continuous or micro-batch, reading the generator or the
-/// CSV files in `csv`.
-fn runs(csv: &Path) -> Vec<(String, RunOptions, bool)> {
-    let path = format!("bids.path={:?}", csv.join("bid.csv").display().to_string());
+/// CSV files in `csv` (`files` names each source's file).
+fn runs(csv: &Path, files: &[(&str, &str)]) -> Vec<(String, RunOptions, bool)> {
     let micro = ExecMode::MicroBatch {
         interval: Duration::from_millis(20),
     };
     let base = || RunOptions::default().with_parallelism(2);
+    let from_csv = |mut opts: RunOptions| {
+        for (source, file) in files {
+            let path = csv.join(file).display().to_string();
+            opts = opts
+                .with_setting(&format!("{source}.path={path:?}"))
+                .unwrap();
+        }
+        opts
+    };
     vec![
         ("generator, continuous".into(), base(), false),
         (
@@ -41,18 +50,17 @@ fn runs(csv: &Path) -> Vec<(String, RunOptions, bool)> {
             base().with_mode(micro),
             false,
         ),
-        (
-            "csv, continuous".into(),
-            base().with_setting(&path).unwrap(),
-            true,
-        ),
+        ("csv, continuous".into(), from_csv(base()), true),
         (
             "csv, micro-batch".into(),
-            base().with_mode(micro).with_setting(&path).unwrap(),
+            from_csv(base().with_mode(micro)),
             true,
         ),
     ]
 }
+
+const BIDS: &[(&str, &str)] = &[("bids", "bid.csv")];
+const PERSONS_AUCTIONS: &[(&str, &str)] = &[("persons", "person.csv"), ("auctions", "auction.csv")];
 
 fn export() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -60,9 +68,25 @@ fn export() -> tempfile::TempDir {
     dir
 }
 
-/// Runs a query in every setting and checks its sorted output.
+/// Runs a query over bids in every setting and checks its sorted output.
 fn check<T, G, C>(run_gen: G, run_csv: C, want: Vec<T>, key: impl Fn(&T) -> String)
 where
+    T: Send + std::fmt::Debug + PartialEq + 'static,
+    G: Fn(RunOptions) -> pipeline::Result<RunOutcome>,
+    C: Fn(RunOptions) -> pipeline::Result<RunOutcome>,
+{
+    check_files(BIDS, run_gen, run_csv, want, key);
+}
+
+/// Runs a query reading `files` from CSV in every setting and checks its
+/// sorted output.
+fn check_files<T, G, C>(
+    files: &[(&str, &str)],
+    run_gen: G,
+    run_csv: C,
+    want: Vec<T>,
+    key: impl Fn(&T) -> String,
+) where
     T: Send + std::fmt::Debug + PartialEq + 'static,
     G: Fn(RunOptions) -> pipeline::Result<RunOutcome>,
     C: Fn(RunOptions) -> pipeline::Result<RunOutcome>,
@@ -71,7 +95,7 @@ where
     let mut want = want;
     want.sort_by_cached_key(&key);
     assert!(!want.is_empty());
-    for (what, opts, csv) in runs(dir.path()) {
+    for (what, opts, csv) in runs(dir.path(), files) {
         let outcome = if csv { run_csv(opts) } else { run_gen(opts) }.unwrap();
         let mut got: Vec<T> = outcome.collected("out").unwrap();
         got.sort_by_cached_key(&key);
@@ -123,6 +147,64 @@ fn q2_selects_every_123rd_auction() {
         })
         .collect();
     check(Q2::run_with, Q2Csv::run_with, want, |r| format!("{r:?}"));
+}
+
+fn persons_and_auctions() -> (Vec<Person>, Vec<Auction>) {
+    let generator = Generator::default();
+    let (mut persons, mut auctions) = (Vec::new(), Vec::new());
+    for n in 0..EVENTS {
+        match generator.event(n) {
+            Event::Person(p) => persons.push(p),
+            Event::Auction(a) => auctions.push(a),
+            Event::Bid(_) => {}
+        }
+    }
+    (persons, auctions)
+}
+
+#[test]
+fn q3_finds_local_sellers_auctions() {
+    let (persons, auctions) = persons_and_auctions();
+    let mut want = Vec::new();
+    for a in auctions.iter().filter(|a| a.category == 10) {
+        for p in persons.iter().filter(|p| p.id == a.seller) {
+            if ["OR", "ID", "CA"].contains(&p.state.as_str()) {
+                want.push(LocalItem {
+                    name: p.name.clone(),
+                    city: p.city.clone(),
+                    state: p.state.clone(),
+                    auction: a.id,
+                    date_time: a.date_time.max(p.date_time),
+                });
+            }
+        }
+    }
+    check_files(PERSONS_AUCTIONS, Q3::run_with, Q3Csv::run_with, want, |r| {
+        format!("{r:?}")
+    });
+}
+
+#[test]
+fn q8_finds_new_users_who_sell_in_their_first_window() {
+    let (persons, auctions) = persons_and_auctions();
+    let window = |t: Timestamp| t.as_millis() - t.as_millis().rem_euclid(10_000);
+    let mut want = Vec::new();
+    for p in &persons {
+        let start = window(p.date_time);
+        if auctions
+            .iter()
+            .any(|a| a.seller == p.id && window(a.date_time) == start)
+        {
+            want.push(NewUser {
+                id: p.id,
+                name: p.name.clone(),
+                window_end: Timestamp::from_millis(start + 10_000),
+            });
+        }
+    }
+    check_files(PERSONS_AUCTIONS, Q8::run_with, Q8Csv::run_with, want, |r| {
+        format!("{r:?}")
+    });
 }
 
 /// Tumbling or sliding windows of `size`, every `slide`, that hold `t`.
@@ -246,7 +328,7 @@ fn q12_counts_every_bid_in_processing_time_windows() {
         *want.entry(b.bidder).or_default() += 1;
     }
     let dir = export();
-    for (what, opts, csv) in runs(dir.path()) {
+    for (what, opts, csv) in runs(dir.path(), BIDS) {
         let outcome = if csv {
             Q12Csv::run_with(opts)
         } else {

@@ -7,9 +7,12 @@
 //! Queries follow nexmark-flink's SQL; where a window result is a record,
 //! its time is the window's last instant.
 
-use pipeline::nexmark::Bid;
+// The query bodies expand where `nexmark_queries!` is called, so the
+// includer imports these names too (`use queries::{Auction, ..}`).
+pub(crate) use pipeline::nexmark::{Auction, Bid, Person};
 use pipeline::prelude::*;
 use pipeline::runtime::operator::Aggregate;
+pub(crate) use pipeline::runtime::operator::Joined;
 
 /// Declares a query over the generator and over the CSV files. The stream
 /// names come from the caller (`[bids: bids]`) so that the body can use
@@ -28,6 +31,28 @@ macro_rules! query {
             $(#[$doc])*
             pub pipeline $csv {
                 source $b: ::pipeline::nexmark::Bid = file(path: "nexmark-data/bid.csv", format: csv, watermark: monotonic);
+                $($body)*
+            }
+        }
+    };
+}
+
+macro_rules! query_persons_auctions {
+    ($(#[$doc:meta])* $gen:ident, $csv:ident, [persons: $p:ident, auctions: $a:ident] { $($body:tt)* }) => {
+        pipeline! {
+            $(#[$doc])*
+            pub pipeline $gen {
+                source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
+                let $p = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_person());
+                let $a = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
+                $($body)*
+            }
+        }
+        pipeline! {
+            $(#[$doc])*
+            pub pipeline $csv {
+                source $p: ::pipeline::nexmark::Person = file(path: "nexmark-data/person.csv", format: csv, watermark: monotonic);
+                source $a: ::pipeline::nexmark::Auction = file(path: "nexmark-data/auction.csv", format: csv, watermark: monotonic);
                 $($body)*
             }
         }
@@ -71,6 +96,44 @@ macro_rules! nexmark_queries {
                     -> key_by(|b: &Bid| b.auction)
                     -> window(tumbling(10s))
                     -> aggregate(count())
+                    $($tail)*;
+            }
+        }
+        $crate::queries::query_persons_auctions! {
+            /// q3, local item suggestion: auctions of category 10 by sellers
+            /// in Oregon, Idaho or California (a stream-table join of
+            /// auctions with persons).
+            Q3, Q3Csv, [persons: persons, auctions: auctions] {
+                let local_sellers = persons
+                    -> filter(|p: &Person| matches!(p.state.as_str(), "OR" | "ID" | "CA"));
+                auctions
+                    -> filter(|a: &Auction| a.category == 10)
+                    -> join(local_sellers).on(|a: &Auction| a.seller, |p: &Person| p.id)
+                    -> map(|j: Joined<Auction, Person>| $crate::queries::LocalItem {
+                        name: j.right.name,
+                        city: j.right.city,
+                        state: j.right.state,
+                        auction: j.left.id,
+                        date_time: j.left.date_time.max(j.right.date_time),
+                    })
+                    $($tail)*;
+            }
+        }
+        $crate::queries::query_persons_auctions! {
+            /// q8, new users: persons who opened an auction in the same
+            /// 10-second window they registered in (a window join).
+            Q8, Q8Csv, [persons: persons, auctions: auctions] {
+                let sellers = auctions
+                    -> key_by(|a: &Auction| a.seller)
+                    -> window(tumbling(10s))
+                    -> aggregate(count());
+                persons
+                    -> join(sellers).on(|p: &Person| p.id, |s: &Windowed<u64, u64>| s.key).window(tumbling(10s))
+                    -> map(|w: Windowed<u64, Joined<Person, Windowed<u64, u64>>>| $crate::queries::NewUser {
+                        id: w.value.left.id,
+                        name: w.value.left.name,
+                        window_end: w.end,
+                    })
                     $($tail)*;
             }
         }
@@ -138,7 +201,7 @@ macro_rules! nexmark_queries {
     };
 }
 
-pub(crate) use {nexmark_queries, query};
+pub(crate) use {nexmark_queries, query, query_persons_auctions};
 
 /// A q1 result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +219,26 @@ pub(crate) struct AuctionPrice {
     pub(crate) auction: u64,
     pub(crate) price: u64,
     pub(crate) date_time: Timestamp,
+}
+
+/// A q3 result: an auction of category 10 by a local seller.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct LocalItem {
+    pub(crate) name: String,
+    pub(crate) city: String,
+    pub(crate) state: String,
+    pub(crate) auction: u64,
+    /// The later of the auction's and the seller's times.
+    pub(crate) date_time: Timestamp,
+}
+
+/// A q8 result: a person who opened an auction in the 10-second window
+/// ending at `window_end`, the window they registered in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct NewUser {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) window_end: Timestamp,
 }
 
 /// A q5 result: an auction with the most bids in the window ending at
