@@ -16,12 +16,13 @@ pub(crate) trait LineReader: Send + 'static {
     /// Opens the input (on the task's thread).
     fn open(&mut self, env: &RunEnv) -> Result<()>;
 
-    /// Reads up to `max` lines, calling `f(input, line_number, line)` for
-    /// each (line endings removed; the bytes as read, not yet checked to be
-    /// UTF-8). Returns `false` once all input has ended.
+    /// Reads up to `max` lines, calling `f(input, line_number, first, line)`
+    /// for each (line endings removed; the bytes as read, not yet checked
+    /// to be UTF-8); `first` says the line is its input's first, the header
+    /// if there is one. Returns `false` once all input has ended.
     fn read<F>(&mut self, max: usize, f: F) -> Result<bool>
     where
-        F: FnMut(&str, u64, &[u8]) -> Result<()>;
+        F: FnMut(&str, u64, bool, &[u8]) -> Result<()>;
 }
 
 /// Removes a trailing `\n` or `\r\n`.
@@ -53,7 +54,7 @@ where
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         let (decoder, bad, header) = (&mut self.decoder, &mut self.bad, self.header);
-        let more = self.reader.read(BATCH, |input, line_no, bytes| {
+        let more = self.reader.read(BATCH, |input, line_no, first, bytes| {
             let text = match std::str::from_utf8(bytes) {
                 Ok(text) => text,
                 Err(e) => {
@@ -62,7 +63,7 @@ where
                     return bad.handle(|| Position::line(input, line_no), &raw, error);
                 }
             };
-            if header && line_no == 1 {
+            if header && first {
                 return decoder
                     .header(text)
                     .or_else(|e| bad.handle(|| Position::line(input, line_no), text, e));

@@ -145,7 +145,7 @@ impl LineReader for SocketLines {
 
     fn read<F>(&mut self, _max: usize, mut f: F) -> Result<bool>
     where
-        F: FnMut(&str, u64, &[u8]) -> Result<()>,
+        F: FnMut(&str, u64, bool, &[u8]) -> Result<()>,
     {
         let (Some(rx), Some(env)) = (&mut self.rx, &self.env) else {
             return Ok(false);
@@ -168,7 +168,8 @@ impl LineReader for SocketLines {
                 lines,
             })) => {
                 for (i, line) in lines.iter().enumerate() {
-                    f(&input, first_line + i as u64, line)?;
+                    let number = first_line + i as u64;
+                    f(&input, number, number == 1, line)?;
                 }
                 Ok(true)
             }

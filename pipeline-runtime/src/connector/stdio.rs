@@ -73,7 +73,7 @@ impl LineReader for StdinLines {
 
     fn read<F>(&mut self, _max: usize, mut f: F) -> Result<bool>
     where
-        F: FnMut(&str, u64, &[u8]) -> Result<()>,
+        F: FnMut(&str, u64, bool, &[u8]) -> Result<()>,
     {
         let (Some(rx), Some(env)) = (&self.rx, &self.env) else {
             return Ok(false);
@@ -95,7 +95,12 @@ impl LineReader for StdinLines {
             Ok(Ok(lines)) => {
                 for line in &lines {
                     self.line_no += 1;
-                    f("stdin", self.line_no, trim_line_end(line))?;
+                    f(
+                        "stdin",
+                        self.line_no,
+                        self.line_no == 1,
+                        trim_line_end(line),
+                    )?;
                 }
                 Ok(true)
             }

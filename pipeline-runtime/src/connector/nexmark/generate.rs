@@ -316,7 +316,24 @@ fn next_string(random: &mut JavaRandom, max_len: i32, special: char) -> String {
     }
 }
 
-const POWERS_OF_26: [u32; 6] = [1, 26, 676, 17_576, 456_976, 11_881_376];
+/// The two characters of each pair of base-26 digits `v % 26, v / 26`,
+/// counted up from `a` (index 0) or down from it (index 1).
+static DIGIT_PAIRS: [[[u8; 2]; 676]; 2] = [digit_pairs(true), digit_pairs(false)];
+
+const fn digit_pairs(up: bool) -> [[u8; 2]; 676] {
+    let mut table = [[0_u8; 2]; 676];
+    let mut v = 0;
+    while v < 676 {
+        let (low, high) = ((v % 26) as u8, (v / 26) as u8);
+        table[v] = if up {
+            [b'a' + low, b'a' + high]
+        } else {
+            [b'a' - low, b'a' - high]
+        };
+        v += 1;
+    }
+    table
+}
 
 /// Exactly `len` characters, six from each random `int`, as Java makes
 /// them: a negative `int` gives characters below `a` (`H` to `` ` ``).
@@ -324,15 +341,17 @@ fn next_exact_string(random: &mut JavaRandom, len: usize) -> String {
     let mut bytes = vec![0_u8; len];
     for chunk in bytes.chunks_mut(6) {
         // Java's `%` and `/` truncate, so a negative `int` walks down from
-        // `a` by the digits of its magnitude; unsigned digits are cheaper.
-        // Each digit divides by its own power of 26, so the six do not
-        // wait on one another.
+        // `a` by the base-26 digits of its magnitude. Digits are taken two
+        // at a time from a table, each pair by its own division, so the
+        // three do not wait on one another.
         let rnd = random.next_int();
-        let magnitude = rnd.unsigned_abs();
-        for (c, power) in chunk.iter_mut().zip(POWERS_OF_26) {
-            let digit = (magnitude / power % 26) as u8;
-            *c = if rnd < 0 { b'a' - digit } else { b'a' + digit };
-        }
+        let pairs = &DIGIT_PAIRS[usize::from(rnd < 0)];
+        let m = rnd.unsigned_abs();
+        let [a, b] = pairs[(m % 676) as usize];
+        let [c, d] = pairs[(m / 676 % 676) as usize];
+        let [e, f] = pairs[(m / 456_976 % 676) as usize];
+        let six = [a, b, c, d, e, f];
+        chunk.copy_from_slice(&six[..chunk.len()]);
     }
     // Every byte is between `H` and `z`, so this never takes the fallback.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
