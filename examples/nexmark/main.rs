@@ -13,6 +13,7 @@
 //! the moment an event is due at the source to the emission of the first
 //! result it can contribute to) at `--latency-rate` events per second.
 
+mod baseline;
 mod queries;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -58,6 +59,10 @@ struct Args {
     /// Seconds of input for the latency run.
     #[arg(long, default_value_t = 5)]
     latency_seconds: u64,
+    /// Also run the hand-written loop of the query (q1, q5, q7) over the
+    /// same generated events, on one thread, and print the ratio.
+    #[arg(long)]
+    baseline: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +180,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("elapsed: {secs:.3} s");
     println!("peak memory: {} MiB", peak_rss_kib() / 1024);
 
+    if args.baseline && args.csv.is_none() {
+        let started = Instant::now();
+        match baseline::run(&args.query, args.events) {
+            Some(results) => {
+                let base = started.elapsed().as_secs_f64();
+                println!(
+                    "hand-written loop: {:.0} events/s, {base:.3} s, {results} results; pipeline / loop time: {:.2}",
+                    args.events as f64 / base,
+                    secs / base
+                );
+            }
+            None => println!("hand-written loop: none for {}", args.query),
+        }
+    }
     if args.mode == Mode::Continuous && args.csv.is_none() && args.latency_rate > 0 {
         let events = args.latency_rate * args.latency_seconds;
         latency::start(args.latency_rate);

@@ -251,6 +251,48 @@ where
         slot.window
     }
 
+    /// Adds `item` to `key`'s `windows` when they neither merge nor wait
+    /// for a trigger (tumbling and sliding windows): one look-up of the key
+    /// for all of them. Returns whether any window took the record.
+    fn add_aligned(&mut self, key: &K, windows: &[Window], item: &T) -> Result<bool> {
+        let (lateness, watermark) = (self.lateness, self.watermark);
+        let slots = self.state.entry_ref(key).or_default();
+        let mut accepted = false;
+        for &w in windows {
+            let end = w.max_timestamp();
+            if plus(end, lateness) <= watermark {
+                continue;
+            }
+            accepted = true;
+            let (index, known) = match slots.iter().position(|s| s.window == w) {
+                Some(i) => (i, true),
+                None => {
+                    slots.push(Slot::new(w, self.agg.create()));
+                    (slots.len() - 1, false)
+                }
+            };
+            let slot = &mut slots[index];
+            self.agg.add(&mut slot.acc, item);
+            slot.count = slot.count.saturating_add(1);
+            slot.dirty = true;
+            if end <= watermark {
+                // Late but within the allowed lateness: fire (again) now.
+                slot.fired = true;
+                Self::emit(&mut self.next, &mut self.meter, &self.agg, key, slot)?;
+            } else if !known {
+                self.timers.entry(end).or_default().push(key.clone());
+            }
+            if !known && lateness > 0 {
+                self.timers.entry(plus(end, lateness)).or_default().push(key.clone());
+            }
+        }
+        if slots.is_empty() {
+            // Only late windows: keep no state for the key.
+            self.state.remove(key);
+        }
+        Ok(accepted)
+    }
+
     /// Advances event time to `watermark`: fires the windows it passes and
     /// drops those past their lateness.
     fn advance(&mut self, watermark: Timestamp) -> Result<()> {
@@ -367,6 +409,10 @@ where
         windows.clear();
         self.assigner.assign(ts, &mut windows);
         let mut accepted = false;
+        if !self.assigner.merges() && !self.assigner.is_global() {
+            accepted = self.add_aligned(&key, &windows, &item)?;
+            windows.clear();
+        }
         for &w in &windows {
             // A session is late only if the session it would merge into is
             // (as Flink merges before it checks lateness).

@@ -335,23 +335,34 @@ const fn digit_pairs(up: bool) -> [[u8; 2]; 676] {
     table
 }
 
+/// The six characters Java makes of one random `int`: its `%` and `/`
+/// truncate, so a negative `int` walks down from `a` by the base-26 digits
+/// of its magnitude. Digits come two at a time from a table, each pair by
+/// its own division, so the three do not wait on one another.
+#[inline]
+fn six_chars(rnd: i32) -> [u8; 6] {
+    let pairs = &DIGIT_PAIRS[usize::from(rnd < 0)];
+    let m = rnd.unsigned_abs();
+    let [a, b] = pairs[(m % 676) as usize];
+    let [c, d] = pairs[(m / 676 % 676) as usize];
+    let [e, f] = pairs[(m / 456_976 % 676) as usize];
+    [a, b, c, d, e, f]
+}
+
 /// Exactly `len` characters, six from each random `int`, as Java makes
 /// them: a negative `int` gives characters below `a` (`H` to `` ` ``).
 fn next_exact_string(random: &mut JavaRandom, len: usize) -> String {
     let mut bytes = vec![0_u8; len];
-    for chunk in bytes.chunks_mut(6) {
-        // Java's `%` and `/` truncate, so a negative `int` walks down from
-        // `a` by the base-26 digits of its magnitude. Digits are taken two
-        // at a time from a table, each pair by its own division, so the
-        // three do not wait on one another.
-        let rnd = random.next_int();
-        let pairs = &DIGIT_PAIRS[usize::from(rnd < 0)];
-        let m = rnd.unsigned_abs();
-        let [a, b] = pairs[(m % 676) as usize];
-        let [c, d] = pairs[(m / 676 % 676) as usize];
-        let [e, f] = pairs[(m / 456_976 % 676) as usize];
-        let six = [a, b, c, d, e, f];
-        chunk.copy_from_slice(&six[..chunk.len()]);
+    let mut chunks = bytes.chunks_exact_mut(6);
+    for chunk in &mut chunks {
+        chunk.copy_from_slice(&six_chars(random.next_int()));
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        let six = six_chars(random.next_int());
+        for (c, s) in rest.iter_mut().zip(six) {
+            *c = s;
+        }
     }
     // Every byte is between `H` and `z`, so this never takes the fallback.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
