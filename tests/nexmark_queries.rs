@@ -10,7 +10,7 @@ use pipeline::nexmark::{Event, Generator};
 use pipeline::prelude::*;
 use pipeline::runtime::exec::ExecMode;
 use queries::{Auction, Bid, Joined, Person};
-use queries::{AuctionPrice, EuroBid, HotItem, LocalItem, NewUser, WindowBid};
+use queries::{AuctionPrice, CategoryPrice, EuroBid, HotItem, LocalItem, NewUser, WindowBid};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -61,6 +61,7 @@ fn runs(csv: &Path, files: &[(&str, &str)]) -> Vec<(String, RunOptions, bool)> {
 
 const BIDS: &[(&str, &str)] = &[("bids", "bid.csv")];
 const PERSONS_AUCTIONS: &[(&str, &str)] = &[("persons", "person.csv"), ("auctions", "auction.csv")];
+const AUCTIONS_BIDS: &[(&str, &str)] = &[("auctions", "auction.csv"), ("bids", "bid.csv")];
 
 fn export() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -182,6 +183,61 @@ fn q3_finds_local_sellers_auctions() {
     check_files(PERSONS_AUCTIONS, Q3::run_with, Q3Csv::run_with, want, |r| {
         format!("{r:?}")
     });
+}
+
+#[test]
+fn q4_averages_winning_prices_per_category() {
+    let (_, auctions) = persons_and_auctions();
+    let mut by_auction: HashMap<u64, Vec<Bid>> = HashMap::new();
+    for b in bids() {
+        by_auction.entry(b.auction).or_default().push(b);
+    }
+    let mut finals: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for a in &auctions {
+        let winning = by_auction
+            .get(&a.id)
+            .into_iter()
+            .flatten()
+            .filter(|b| a.date_time <= b.date_time && b.date_time <= a.expires)
+            .map(|b| b.price)
+            .max();
+        if let Some(price) = winning {
+            finals.entry(a.category).or_default().push(price);
+        }
+    }
+    assert!(
+        finals.len() == 5,
+        "every category has closed auctions: {finals:?}"
+    );
+    let dir = export();
+    for (what, opts, csv) in runs(dir.path(), AUCTIONS_BIDS) {
+        let outcome = if csv {
+            Q4Csv::run_with(opts)
+        } else {
+            Q4::run_with(opts)
+        }
+        .unwrap();
+        let got: Vec<CategoryPrice> = outcome.collected("out").unwrap();
+        // One running average per closed auction; the last per category is
+        // the average over all of them.
+        assert_eq!(
+            got.len(),
+            finals.values().map(Vec::len).sum::<usize>(),
+            "{what}"
+        );
+        let mut last = BTreeMap::new();
+        for r in got {
+            last.insert(r.category, r.average);
+        }
+        for (category, prices) in &finals {
+            let want = prices.iter().sum::<u64>() as f64 / prices.len() as f64;
+            let got = last[category];
+            assert!(
+                (got - want).abs() <= want * 1e-12,
+                "{what}: category {category}: {got} != {want}"
+            );
+        }
+    }
 }
 
 #[test]

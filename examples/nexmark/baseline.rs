@@ -69,7 +69,11 @@ fn q5(bids: impl Iterator<Item = Bid>) -> u64 {
         let last = t - t.rem_euclid(SLIDE);
         let mut start = last;
         while start > t - SIZE {
-            *windows.entry(start).or_default().entry(b.auction).or_default() += 1;
+            *windows
+                .entry(start)
+                .or_default()
+                .entry(b.auction)
+                .or_default() += 1;
             start -= SLIDE;
         }
     }

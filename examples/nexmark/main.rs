@@ -21,7 +21,7 @@ use pipeline::nexmark;
 use pipeline::prelude::*;
 use pipeline::runtime::exec::{ExecMode, NodeKind};
 use queries::{Auction, Bid, Joined, Person};
-use queries::{AuctionPrice, EuroBid, HotItem, LocalItem, NewUser, WindowBid};
+use queries::{AuctionPrice, CategoryPrice, EuroBid, HotItem, LocalItem, NewUser, WindowBid};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Mutex, OnceLock};
@@ -35,7 +35,7 @@ queries::nexmark_queries!(-> inspect(crate::latency::probe) -> sink discard());
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The query: q0, q1, q2, q3, count, q5, q7, q8, q11 or q12.
+    /// The query: q0, q1, q2, q3, q4, count, q5, q7, q8, q11 or q12.
     #[arg(long, default_value = "q0")]
     query: String,
     /// Events to generate (or rows to read from the CSV files, all of them).
@@ -122,7 +122,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             .with_mode(mode);
         match &args.csv {
             Some(dir) => {
-                for (source, file) in csv_sources(&args.query) {
+                for (source, file, _) in csv_sources(&args.query) {
                     let path = dir.join(file).display().to_string();
                     opts = opts.with_setting(&format!("{source}.path={path:?}"))?;
                 }
@@ -145,11 +145,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.records_out)
         .sum();
     let events = match &args.csv {
-        // Files hold one kind each: report the events they stand for (bids
-        // are 46 in 50 events, persons and auctions 4), as the generator
-        // counts every event it makes.
-        Some(_) if csv_sources(&args.query).len() == 1 => source_records * 50 / 46,
-        Some(_) => source_records * 50 / 4,
+        // Files hold one kind each: report the events they stand for, as
+        // the generator counts every event it makes.
+        Some(_) => {
+            let share: u64 = csv_sources(&args.query).iter().map(|s| s.2).sum();
+            source_records * 50 / share
+        }
         None => source_records,
     };
     let secs = outcome.elapsed.as_secs_f64();
@@ -167,7 +168,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 "{source_records} rows read from {} in {}",
                 csv_sources(&args.query)
                     .iter()
-                    .map(|(_, file)| *file)
+                    .map(|(_, file, _)| *file)
                     .collect::<Vec<_>>()
                     .join(" and "),
                 dir.display()
@@ -226,7 +227,7 @@ fn run_query(name: &str, csv: bool, opts: RunOptions) -> pipeline::Result<RunOut
                 )*
                 _ => Err(pipeline::runtime::ConfigError::Invalid {
                     name: "--query".into(),
-                    message: format!("no query `{name}`; try q0, q1, q2, q3, count, q5, q7, q8, q11 or q12"),
+                    message: format!("no query `{name}`; try q0, q1, q2, q3, q4, count, q5, q7, q8, q11 or q12"),
                 }
                 .into()),
             }
@@ -237,6 +238,7 @@ fn run_query(name: &str, csv: bool, opts: RunOptions) -> pipeline::Result<RunOut
         "q1" => Q1, Q1Csv;
         "q2" => Q2, Q2Csv;
         "q3" => Q3, Q3Csv;
+        "q4" => Q4, Q4Csv;
         "q8" => Q8, Q8Csv;
         "count" => Count, CountCsv;
         "q5" => Q5, Q5Csv;
@@ -246,11 +248,16 @@ fn run_query(name: &str, csv: bool, opts: RunOptions) -> pipeline::Result<RunOut
     }
 }
 
-/// The CSV sources of a query and the files they read.
-fn csv_sources(query: &str) -> &'static [(&'static str, &'static str)] {
+/// The CSV sources of a query, the files they read, and how many of every
+/// 50 events each file holds.
+fn csv_sources(query: &str) -> &'static [(&'static str, &'static str, u64)] {
+    const PERSONS: (&str, &str, u64) = ("persons", "person.csv", 1);
+    const AUCTIONS: (&str, &str, u64) = ("auctions", "auction.csv", 3);
+    const BIDS: (&str, &str, u64) = ("bids", "bid.csv", 46);
     match query {
-        "q3" | "q8" => &[("persons", "person.csv"), ("auctions", "auction.csv")],
-        _ => &[("bids", "bid.csv")],
+        "q3" | "q8" => &[PERSONS, AUCTIONS],
+        "q4" => &[AUCTIONS, BIDS],
+        _ => &[BIDS],
     }
 }
 
@@ -363,6 +370,13 @@ mod latency {
     impl LatestInput for NewUser {
         fn latest_input(&self) -> Option<Timestamp> {
             Some(self.window_end.plus_millis(-1))
+        }
+    }
+
+    /// A running average has no one input it was made for.
+    impl LatestInput for CategoryPrice {
+        fn latest_input(&self) -> Option<Timestamp> {
+            None
         }
     }
 

@@ -37,6 +37,28 @@ macro_rules! query {
     };
 }
 
+macro_rules! query_auctions_bids {
+    ($(#[$doc:meta])* $gen:ident, $csv:ident, [auctions: $a:ident, bids: $b:ident] { $($body:tt)* }) => {
+        pipeline! {
+            $(#[$doc])*
+            pub pipeline $gen {
+                source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
+                let $a = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
+                let $b = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_bid());
+                $($body)*
+            }
+        }
+        pipeline! {
+            $(#[$doc])*
+            pub pipeline $csv {
+                source $a: ::pipeline::nexmark::Auction = file(path: "nexmark-data/auction.csv", format: csv, watermark: monotonic);
+                source $b: ::pipeline::nexmark::Bid = file(path: "nexmark-data/bid.csv", format: csv, watermark: monotonic);
+                $($body)*
+            }
+        }
+    };
+}
+
 macro_rules! query_persons_auctions {
     ($(#[$doc:meta])* $gen:ident, $csv:ident, [persons: $p:ident, auctions: $a:ident] { $($body:tt)* }) => {
         pipeline! {
@@ -137,6 +159,26 @@ macro_rules! nexmark_queries {
                     $($tail)*;
             }
         }
+        $crate::queries::query_auctions_bids! {
+            /// q4, average selling price per category: each auction's
+            /// winning bid (the highest between its start and its
+            /// expiry), averaged per category as auctions close. Bids meet
+            /// their auction in an interval join, and an auction's bids are
+            /// gathered in a session, both 10 seconds wide: auctions must
+            /// last less than that (the generator's last at most 333 ms).
+            Q4, Q4Csv, [auctions: auctions, bids: bids] {
+                auctions
+                    -> join(bids).on(|a: &Auction| a.id, |b: &Bid| b.auction).between(0s, 10s)
+                    -> filter(|j: &Joined<Auction, Bid>| j.right.date_time <= j.left.expires)
+                    -> key_by(|j: &Joined<Auction, Bid>| (j.left.id, j.left.category))
+                    -> window(session(10s))
+                    -> aggregate(max(|j: &Joined<Auction, Bid>| j.right.price))
+                    -> key_by(|w: &Windowed<(u64, u64), u64>| w.key.1)
+                    -> aggregate(avg(|w: &Windowed<(u64, u64), u64>| w.value))
+                    -> map(|(category, average): (u64, f64)| $crate::queries::CategoryPrice { category, average })
+                    $($tail)*;
+            }
+        }
         $crate::queries::query! {
             /// q5, hot items: the auctions with the most bids in each
             /// sliding 10-second window, every 2 seconds.
@@ -201,7 +243,7 @@ macro_rules! nexmark_queries {
     };
 }
 
-pub(crate) use {nexmark_queries, query, query_persons_auctions};
+pub(crate) use {nexmark_queries, query, query_auctions_bids, query_persons_auctions};
 
 /// A q1 result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,6 +281,14 @@ pub(crate) struct NewUser {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) window_end: Timestamp,
+}
+
+/// A q4 result: the average winning price of a category's auctions closed
+/// so far (updated as each closes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CategoryPrice {
+    pub(crate) category: u64,
+    pub(crate) average: f64,
 }
 
 /// A q5 result: an auction with the most bids in the window ending at

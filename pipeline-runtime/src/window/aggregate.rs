@@ -283,7 +283,10 @@ where
                 self.timers.entry(end).or_default().push(key.clone());
             }
             if !known && lateness > 0 {
-                self.timers.entry(plus(end, lateness)).or_default().push(key.clone());
+                self.timers
+                    .entry(plus(end, lateness))
+                    .or_default()
+                    .push(key.clone());
             }
         }
         if slots.is_empty() {
