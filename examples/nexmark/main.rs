@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-queries::nexmark_queries!(-> inspect(crate::latency::probe) -> sink discard());
+queries::nexmark_queries!(ingest: crate::latency::ingest; tail: -> inspect(crate::latency::probe) -> sink discard());
 
 /// The Nexmark harness.
 #[derive(Debug, Parser)]
@@ -178,6 +178,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("results: {out}");
     println!("events/s: {:.0}", events as f64 / secs);
+    if args.csv.is_some() {
+        println!("rows/s: {:.0}", source_records as f64 / secs);
+    }
     println!("elapsed: {secs:.3} s");
     println!("peak memory: {} MiB", peak_rss_kib() / 1024);
 
@@ -197,16 +200,23 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.mode == Mode::Continuous && args.csv.is_none() && args.latency_rate > 0 {
         let events = args.latency_rate * args.latency_seconds;
-        latency::start(args.latency_rate);
+        latency::start(events);
         run_query(
             &args.query,
             false,
             options(events, Some(args.latency_rate))?,
         )?;
         match latency::percentiles() {
-            Some((p50, p99, n)) => println!(
-                "latency at {} events/s: p50 {:.3} ms, p99 {:.3} ms ({n} results)",
-                args.latency_rate, p50, p99
+            Some((p50, p99, n, untraced)) => println!(
+                "latency at {} events/s: p50 {:.3} ms, p99 {:.3} ms ({n} results{})",
+                args.latency_rate,
+                p50,
+                p99,
+                if untraced > 0 {
+                    format!(", {untraced} not traced")
+                } else {
+                    String::new()
+                }
             ),
             None => println!(
                 "latency at {} events/s: not measured (this query's results have no event time)",
@@ -274,64 +284,98 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// End-to-end latency: each result is traced back to the last event that
-/// could have contributed to it (by event time), whose due time at the
-/// rate-limited source is known; the probe before the sink records how
-/// long after that the result came out.
+/// End-to-end latency, from ingestion to emission: the source's records
+/// pass `ingest`, which notes when the first and the last event of each
+/// millisecond of event time entered the pipeline; `probe`, before the
+/// sink, traces each result back to the events it came from by event time
+/// and records how long ago they entered.
 mod latency {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// What a result's latency is measured from.
+    /// Which events a result is measured from.
+    pub(crate) enum Input {
+        /// The result is one of the events at this time (a filtered or
+        /// converted record): from when the first of them entered.
+        Own(Timestamp),
+        /// The result needed every event up to this time (a window's last
+        /// instant): from when the last of them entered.
+        Until(Timestamp),
+    }
+
+    /// What a result's latency is measured from, if anything.
     pub(crate) trait LatestInput {
-        /// Event time of the last input that can contribute to this
-        /// result, if it has one.
-        fn latest_input(&self) -> Option<Timestamp>;
+        fn latest_input(&self) -> Option<Input>;
     }
 
     struct Probe {
         started: Instant,
-        rate: u64,
-        generator: nexmark::Generator,
+        base: i64,
+        /// Per millisecond of event time: nanoseconds after `started` (plus
+        /// one) at which its first and last event entered; 0 or MAX unseen.
+        first: Vec<AtomicU64>,
+        last: Vec<AtomicU64>,
         micros: Mutex<hdrhistogram::Histogram<u64>>,
+        untraced: AtomicU64,
     }
 
     static PROBE: OnceLock<Probe> = OnceLock::new();
 
-    pub(crate) fn start(rate: u64) {
+    /// Turns the probes on for a run of `events` generated events.
+    pub(crate) fn start(events: u64) {
+        let generator = nexmark::Generator::default();
+        let millis = (generator.timestamp(events).as_millis() - generator.base_time.as_millis())
+            as usize
+            + 2;
         let probe = Probe {
             started: Instant::now(),
-            rate,
-            generator: nexmark::Generator::default(),
+            base: generator.base_time.as_millis(),
+            first: (0..millis).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            last: (0..millis).map(|_| AtomicU64::new(0)).collect(),
             micros: Mutex::new(
                 hdrhistogram::Histogram::new(3).expect("3 significant digits are valid"),
             ),
+            untraced: AtomicU64::new(0),
         };
         let _ = PROBE.set(probe);
+    }
+
+    /// Notes that a generated event entered the pipeline.
+    pub(crate) fn ingest(event: &nexmark::Event) {
+        let Some(probe) = PROBE.get() else { return };
+        let ms = (event.event_time().as_millis() - probe.base) as usize;
+        let now = probe.started.elapsed().as_nanos() as u64 + 1;
+        if let (Some(first), Some(last)) = (probe.first.get(ms), probe.last.get(ms)) {
+            first.fetch_min(now, Ordering::Relaxed);
+            last.fetch_max(now, Ordering::Relaxed);
+        }
     }
 
     /// Records one result's latency, when a latency run is on.
     pub(crate) fn probe<R: LatestInput>(result: &R) {
         let Some(probe) = PROBE.get() else { return };
-        let Some(time) = result.latest_input() else {
+        let Some(input) = result.latest_input() else {
             return;
         };
-        // The last event whose time is `time`, and when the source made
-        // it: a rate-limited generator makes the records due in each
-        // millisecond together, at its start.
-        let g = &probe.generator;
-        let since_base = (time.as_millis() - g.base_time.as_millis()).max(0) as u64;
-        let delay_us = 1_000_000 / g.event_rate;
-        let last = ((since_base + 1) * 1000 - 1) / delay_us;
-        let due = Duration::from_millis(last * 1000 / probe.rate);
-        let now = probe.started.elapsed();
-        let micros = now.saturating_sub(due).as_micros() as u64;
+        let entered = match input {
+            Input::Own(t) => probe.first.get((t.as_millis() - probe.base) as usize),
+            Input::Until(t) => probe.last.get((t.as_millis() - probe.base) as usize),
+        }
+        .map(|a| a.load(Ordering::Relaxed))
+        .filter(|&n| n != 0 && n != u64::MAX);
+        let Some(entered) = entered else {
+            probe.untraced.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let now = probe.started.elapsed().as_nanos() as u64 + 1;
         if let Ok(mut h) = probe.micros.lock() {
-            let _ = h.record(micros.max(1));
+            let _ = h.record((now.saturating_sub(entered) / 1000).max(1));
         }
     }
 
-    /// p50 and p99 in milliseconds, and the number of results measured.
-    pub(crate) fn percentiles() -> Option<(f64, f64, u64)> {
+    /// p50 and p99 in milliseconds, the results measured, and those that
+    /// could not be traced to an ingested event.
+    pub(crate) fn percentiles() -> Option<(f64, f64, u64, u64)> {
         let probe = PROBE.get()?;
         let h = probe.micros.lock().ok()?;
         (!h.is_empty()).then(|| {
@@ -339,65 +383,40 @@ mod latency {
                 h.value_at_quantile(0.5) as f64 / 1000.0,
                 h.value_at_quantile(0.99) as f64 / 1000.0,
                 h.len(),
+                probe.untraced.load(Ordering::Relaxed),
             )
         })
     }
 
-    impl LatestInput for Bid {
-        fn latest_input(&self) -> Option<Timestamp> {
-            Some(self.date_time)
-        }
+    macro_rules! traced {
+        ($($t:ty => |$r:ident| $e:expr;)*) => {$(
+            impl LatestInput for $t {
+                fn latest_input(&self) -> Option<Input> {
+                    let $r = self;
+                    $e
+                }
+            }
+        )*};
     }
 
-    impl LatestInput for EuroBid {
-        fn latest_input(&self) -> Option<Timestamp> {
-            Some(self.date_time)
-        }
-    }
-
-    impl LatestInput for AuctionPrice {
-        fn latest_input(&self) -> Option<Timestamp> {
-            Some(self.date_time)
-        }
-    }
-
-    impl LatestInput for LocalItem {
-        fn latest_input(&self) -> Option<Timestamp> {
-            Some(self.date_time)
-        }
-    }
-
-    impl LatestInput for NewUser {
-        fn latest_input(&self) -> Option<Timestamp> {
-            Some(self.window_end.plus_millis(-1))
-        }
-    }
-
-    /// A running average has no one input it was made for.
-    impl LatestInput for CategoryPrice {
-        fn latest_input(&self) -> Option<Timestamp> {
-            None
-        }
-    }
-
-    impl LatestInput for HotItem {
-        fn latest_input(&self) -> Option<Timestamp> {
-            Some(self.window_end.plus_millis(-1))
-        }
-    }
-
-    impl LatestInput for WindowBid {
-        fn latest_input(&self) -> Option<Timestamp> {
-            Some(self.window_end.plus_millis(-1))
-        }
+    traced! {
+        Bid => |r| Some(Input::Own(r.date_time));
+        EuroBid => |r| Some(Input::Own(r.date_time));
+        AuctionPrice => |r| Some(Input::Own(r.date_time));
+        LocalItem => |r| Some(Input::Own(r.date_time));
+        NewUser => |r| Some(Input::Until(r.window_end.plus_millis(-1)));
+        HotItem => |r| Some(Input::Until(r.window_end.plus_millis(-1)));
+        WindowBid => |r| Some(Input::Until(r.window_end.plus_millis(-1)));
+        // A running average has no one input it was made for.
+        CategoryPrice => |_r| None;
     }
 
     /// Event-time windows end at their last instant; processing-time
     /// windows (q12) have no event time to trace back.
     impl<K> LatestInput for Windowed<K, u64> {
-        fn latest_input(&self) -> Option<Timestamp> {
+        fn latest_input(&self) -> Option<Input> {
             (self.start.as_millis() < super::PROCESSING_TIME_SINCE)
-                .then(|| self.end.plus_millis(-1))
+                .then(|| Input::Until(self.end.plus_millis(-1)))
         }
     }
 }

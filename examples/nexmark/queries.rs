@@ -2,7 +2,7 @@
 //! reads the `nexmark` generator, `QNCsv` the CSV files that `nexmark
 //! export` writes (`--set bids.path=DIR/bid.csv`). Both end in the tail the
 //! includer gives `nexmark_queries!`: the harness discards output, the tests
-//! collect it.
+//! collect it; the harness also sees generated events as they enter.
 //!
 //! Queries follow nexmark-flink's SQL; where a window result is a record,
 //! its time is the window's last instant.
@@ -18,12 +18,12 @@ pub(crate) use pipeline::runtime::operator::Joined;
 /// names come from the caller (`[bids: bids]`) so that the body can use
 /// them.
 macro_rules! query {
-    ($(#[$doc:meta])* $gen:ident, $csv:ident, [bids: $b:ident] { $($body:tt)* }) => {
+    ($ingest:path; $(#[$doc:meta])* $gen:ident, $csv:ident, [bids: $b:ident] { $($body:tt)* }) => {
         pipeline! {
             $(#[$doc])*
             pub pipeline $gen {
                 source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
-                let $b = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_bid());
+                let $b = events -> inspect($ingest) -> filter_map(|e: ::pipeline::nexmark::Event| e.into_bid());
                 $($body)*
             }
         }
@@ -38,13 +38,14 @@ macro_rules! query {
 }
 
 macro_rules! query_auctions_bids {
-    ($(#[$doc:meta])* $gen:ident, $csv:ident, [auctions: $a:ident, bids: $b:ident] { $($body:tt)* }) => {
+    ($ingest:path; $(#[$doc:meta])* $gen:ident, $csv:ident, [auctions: $a:ident, bids: $b:ident] { $($body:tt)* }) => {
         pipeline! {
             $(#[$doc])*
             pub pipeline $gen {
                 source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
-                let $a = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
-                let $b = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_bid());
+                let ingested = events -> inspect($ingest);
+                let $a = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
+                let $b = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_bid());
                 $($body)*
             }
         }
@@ -60,13 +61,14 @@ macro_rules! query_auctions_bids {
 }
 
 macro_rules! query_persons_auctions {
-    ($(#[$doc:meta])* $gen:ident, $csv:ident, [persons: $p:ident, auctions: $a:ident] { $($body:tt)* }) => {
+    ($ingest:path; $(#[$doc:meta])* $gen:ident, $csv:ident, [persons: $p:ident, auctions: $a:ident] { $($body:tt)* }) => {
         pipeline! {
             $(#[$doc])*
             pub pipeline $gen {
                 source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
-                let $p = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_person());
-                let $a = events -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
+                let ingested = events -> inspect($ingest);
+                let $p = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_person());
+                let $a = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
                 $($body)*
             }
         }
@@ -81,16 +83,19 @@ macro_rules! query_persons_auctions {
     };
 }
 
-/// Defines every query, each ending in `$tail`.
+/// Defines every query: the generated events pass through `ingest` (a
+/// function of `&nexmark::Event`) first, and each query ends in `tail`.
 macro_rules! nexmark_queries {
-    ($($tail:tt)*) => {
+    (ingest: $ingest:path; tail: $($tail:tt)*) => {
         $crate::queries::query! {
+            $ingest;
             /// q0, pass-through: every bid.
             Q0, Q0Csv, [bids: bids] {
                 bids $($tail)*;
             }
         }
         $crate::queries::query! {
+            $ingest;
             /// q1, currency conversion: bid prices in euros.
             Q1, Q1Csv, [bids: bids] {
                 bids -> map(|b: Bid| $crate::queries::EuroBid {
@@ -103,6 +108,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query! {
+            $ingest;
             /// q2, selection: the bids on every 123rd auction.
             Q2, Q2Csv, [bids: bids] {
                 bids
@@ -112,6 +118,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query! {
+            $ingest;
             /// The keyed tumbling count: bids per auction in 10-second windows.
             Count, CountCsv, [bids: bids] {
                 bids
@@ -122,6 +129,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query_persons_auctions! {
+            $ingest;
             /// q3, local item suggestion: auctions of category 10 by sellers
             /// in Oregon, Idaho or California (a stream-table join of
             /// auctions with persons).
@@ -142,6 +150,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query_persons_auctions! {
+            $ingest;
             /// q8, new users: persons who opened an auction in the same
             /// 10-second window they registered in (a window join).
             Q8, Q8Csv, [persons: persons, auctions: auctions] {
@@ -160,6 +169,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query_auctions_bids! {
+            $ingest;
             /// q4, average selling price per category: each auction's
             /// winning bid (the highest between its start and its
             /// expiry), averaged per category as auctions close. Bids meet
@@ -180,6 +190,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query! {
+            $ingest;
             /// q5, hot items: the auctions with the most bids in each
             /// sliding 10-second window, every 2 seconds.
             Q5, Q5Csv, [bids: bids] {
@@ -202,6 +213,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query! {
+            $ingest;
             /// q7, highest bid: the bids with the highest price in each
             /// 10-second window; the highest per auction first, in
             /// parallel, then the highest of those.
@@ -219,6 +231,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query! {
+            $ingest;
             /// q11, user sessions: bids per bidder in sessions that end
             /// after 10 seconds without a bid.
             Q11, Q11Csv, [bids: bids] {
@@ -230,6 +243,7 @@ macro_rules! nexmark_queries {
             }
         }
         $crate::queries::query! {
+            $ingest;
             /// q12, processing-time windows: bids per bidder in 10-second
             /// windows of the clock.
             Q12, Q12Csv, [bids: bids] {
