@@ -40,7 +40,8 @@ for q in "${queries[@]}"; do
     csv=$("$bin" --query "$q" --csv "$data" --mode continuous --parallelism 2 --latency-rate 0)
     echo "$csv" >>"$log"
     latency=$(grep -m1 '^latency at' <<<"$cont" | sed 's/^latency at [0-9]* events\/s: //')
-    rows+=("| $q | $(mps "$(field events/s "$cont")") | $(mps "$(field events/s "$micro")") | $(mps "$(field events/s "$csv")") ($(mps "$(field rows/s "$csv")") rows/s) | ${latency:-n/a} | $(field 'peak memory' "$cont") / $(field 'peak memory' "$csv") |")
+    rate() { echo "$(mps "$(field events/s "$1")") ($(mps "$(field records/s "$1")"))"; }
+    rows+=("| $q | $(rate "$cont") | $(rate "$micro") | $(rate "$csv") | ${latency:-n/a} | $(field 'peak memory' "$cont") / $(field 'peak memory' "$csv") |")
     if [[ $q == q1 || $q == q5 || $q == q7 ]]; then
         base=$("$bin" --query "$q" --events "$events" --parallelism 1 --latency-rate 0 --baseline)
         echo "$base" >>"$log"
@@ -61,8 +62,8 @@ section=$(
 \`bash scripts/nexmark.sh $events\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu), $mem, rustc $(rustc --version | cut -d' ' -f2).
 Each figure is one run of \`cargo run --release --example nexmark -- --query Q --events $events --parallelism 2\`
 (\`--mode micro-batch\` with 100 ms batches; \`--csv $data\` for the files \`nexmark export\` wrote). Events per second
-count every event the run stands for: generated events, or for CSV files the events whose rows were read
-(bids are 46 of every 50 events, auctions 3, persons 1), with the rows read per second in brackets. Latency is end-to-end (due at the source to emitted) at 100,000 events/s in
+count the events a run stands for: a query's sources make (or read) only the kinds it uses, and bids are 46
+of every 50 events, auctions 3, persons 1; in brackets, the records the sources made or read per second. Latency is end-to-end (due at the source to emitted) at 100,000 events/s in
 continuous mode; peak memory is the process's peak resident set (generator / CSV run).
 
 | query | generator, continuous | generator, micro-batch | CSV, continuous | latency p50 / p99 | peak memory |

@@ -17,17 +17,19 @@ mod baseline;
 mod queries;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use pipeline::nexmark;
+use pipeline::nexmark::{self, Bid};
 use pipeline::prelude::*;
 use pipeline::runtime::exec::{ExecMode, NodeKind};
-use queries::{Auction, Bid, Joined, Person};
-use queries::{AuctionPrice, CategoryPrice, EuroBid, HotItem, LocalItem, NewUser, WindowBid};
+use queries::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-queries::nexmark_queries!(ingest: crate::latency::ingest; tail: -> inspect(crate::latency::probe) -> sink discard());
+/// Where the queries hand their records to the harness: latency probes.
+mod hooks {
+    pub(crate) use crate::latency::{ingest, probe as result};
+}
 
 /// The Nexmark harness.
 #[derive(Debug, Parser)]
@@ -120,39 +122,34 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut opts = RunOptions::default()
             .with_parallelism(args.parallelism)
             .with_mode(mode);
-        match &args.csv {
-            Some(dir) => {
-                for (source, file, _) in csv_sources(&args.query) {
-                    let path = dir.join(file).display().to_string();
-                    opts = opts.with_setting(&format!("{source}.path={path:?}"))?;
+        for (source, _, _) in sources(&args.query) {
+            match &args.csv {
+                Some(dir) => {
+                    let dir = dir.display().to_string();
+                    opts = opts.with_setting(&format!("{source}.csv={dir:?}"))?;
                 }
-            }
-            None => {
-                opts = opts.with_setting(&format!("events.events={events}"))?;
-                if let Some(rate) = rate {
-                    opts = opts.with_setting(&format!("events.rate={rate}"))?;
+                None => {
+                    opts = opts.with_setting(&format!("{source}.events={events}"))?;
+                    if let Some(rate) = rate {
+                        opts = opts.with_setting(&format!("{source}.rate={rate}"))?;
+                    }
                 }
             }
         }
         Ok(opts)
     };
 
-    let outcome = run_query(&args.query, args.csv.is_some(), options(args.events, None)?)?;
+    let outcome = run_query(&args.query, options(args.events, None)?)?;
     let source_records: u64 = outcome
         .stats
         .iter()
         .filter(|s| s.kind == NodeKind::Source)
         .map(|s| s.records_out)
         .sum();
-    let events = match &args.csv {
-        // Files hold one kind each: report the events they stand for, as
-        // the generator counts every event it makes.
-        Some(_) => {
-            let share: u64 = csv_sources(&args.query).iter().map(|s| s.2).sum();
-            source_records * 50 / share
-        }
-        None => source_records,
-    };
+    // Sources make or read one kind each: report the events they stand
+    // for (bids are 46 of every 50 events), as Nexmark counts events.
+    let share: u64 = sources(&args.query).iter().map(|s| s.2).sum();
+    let events = source_records * 50 / share;
     let secs = outcome.elapsed.as_secs_f64();
     let out = outcome.stats.last().map_or(0, |s| s.records_in);
     println!(
@@ -166,7 +163,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         match &args.csv {
             Some(dir) => format!(
                 "{source_records} rows read from {} in {}",
-                csv_sources(&args.query)
+                sources(&args.query)
                     .iter()
                     .map(|(_, file, _)| *file)
                     .collect::<Vec<_>>()
@@ -178,9 +175,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("results: {out}");
     println!("events/s: {:.0}", events as f64 / secs);
-    if args.csv.is_some() {
-        println!("rows/s: {:.0}", source_records as f64 / secs);
-    }
+    println!("records/s: {:.0}", source_records as f64 / secs);
     println!("elapsed: {secs:.3} s");
     println!("peak memory: {} MiB", peak_rss_kib() / 1024);
 
@@ -201,11 +196,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.mode == Mode::Continuous && args.csv.is_none() && args.latency_rate > 0 {
         let events = args.latency_rate * args.latency_seconds;
         latency::start(events);
-        run_query(
-            &args.query,
-            false,
-            options(events, Some(args.latency_rate))?,
-        )?;
+        run_query(&args.query, options(events, Some(args.latency_rate))?)?;
         match latency::percentiles() {
             Some((p50, p99, n, untraced)) => println!(
                 "latency at {} events/s: p50 {:.3} ms, p99 {:.3} ms ({n} results{})",
@@ -227,40 +218,32 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn run_query(name: &str, csv: bool, opts: RunOptions) -> pipeline::Result<RunOutcome> {
-    macro_rules! by_name {
-        ($($name:literal => $gen:ident, $csv:ident;)*) => {
-            match (name, csv) {
-                $(
-                    ($name, false) => $gen::run_with(opts),
-                    ($name, true) => $csv::run_with(opts),
-                )*
-                _ => Err(pipeline::runtime::ConfigError::Invalid {
-                    name: "--query".into(),
-                    message: format!("no query `{name}`; try q0, q1, q2, q3, q4, count, q5, q7, q8, q11 or q12"),
-                }
-                .into()),
-            }
-        };
-    }
-    by_name! {
-        "q0" => Q0, Q0Csv;
-        "q1" => Q1, Q1Csv;
-        "q2" => Q2, Q2Csv;
-        "q3" => Q3, Q3Csv;
-        "q4" => Q4, Q4Csv;
-        "q8" => Q8, Q8Csv;
-        "count" => Count, CountCsv;
-        "q5" => Q5, Q5Csv;
-        "q7" => Q7, Q7Csv;
-        "q11" => Q11, Q11Csv;
-        "q12" => Q12, Q12Csv;
+fn run_query(name: &str, opts: RunOptions) -> pipeline::Result<RunOutcome> {
+    match name {
+        "q0" => Q0::run_with(opts),
+        "q1" => Q1::run_with(opts),
+        "q2" => Q2::run_with(opts),
+        "q3" => Q3::run_with(opts),
+        "q4" => Q4::run_with(opts),
+        "count" => Count::run_with(opts),
+        "q5" => Q5::run_with(opts),
+        "q7" => Q7::run_with(opts),
+        "q8" => Q8::run_with(opts),
+        "q11" => Q11::run_with(opts),
+        "q12" => Q12::run_with(opts),
+        _ => Err(pipeline::runtime::ConfigError::Invalid {
+            name: "--query".into(),
+            message: format!("no query `{name}`; try {QUERIES}"),
+        }
+        .into()),
     }
 }
 
-/// The CSV sources of a query, the files they read, and how many of every
-/// 50 events each file holds.
-fn csv_sources(query: &str) -> &'static [(&'static str, &'static str, u64)] {
+const QUERIES: &str = "q0, q1, q2, q3, q4, count, q5, q7, q8, q11 or q12";
+
+/// The sources of a query, the CSV files they can read, and how many of
+/// every 50 events each holds.
+fn sources(query: &str) -> &'static [(&'static str, &'static str, u64)] {
     const PERSONS: (&str, &str, u64) = ("persons", "person.csv", 1);
     const AUCTIONS: (&str, &str, u64) = ("auctions", "auction.csv", 3);
     const BIDS: (&str, &str, u64) = ("bids", "bid.csv", 46);
@@ -340,8 +323,8 @@ mod latency {
         let _ = PROBE.set(probe);
     }
 
-    /// Notes that a generated event entered the pipeline.
-    pub(crate) fn ingest(event: &nexmark::Event) {
+    /// Notes that a generated record entered the pipeline.
+    pub(crate) fn ingest<T: Event>(event: &T) {
         let Some(probe) = PROBE.get() else { return };
         let ms = (event.event_time().as_millis() - probe.base) as usize;
         let now = probe.started.elapsed().as_nanos() as u64 + 1;

@@ -1,263 +1,223 @@
-//! The Nexmark queries in the DSL. Each is defined twice by `query!`: `QN`
-//! reads the `nexmark` generator, `QNCsv` the CSV files that `nexmark
-//! export` writes (`--set bids.path=DIR/bid.csv`). Both end in the tail the
-//! includer gives `nexmark_queries!`: the harness discards output, the tests
-//! collect it; the harness also sees generated events as they enter.
+//! The Nexmark queries in the DSL, after nexmark-flink's SQL. Each reads
+//! the `nexmark` generator (`--set bids.events=N`), or the CSV files that
+//! `nexmark export` writes (`--set bids.csv=DIR`; also `auctions.csv`,
+//! `persons.csv`).
 //!
-//! Queries follow nexmark-flink's SQL; where a window result is a record,
-//! its time is the window's last instant.
+//! Every source's records first pass `crate::hooks::ingest` and every
+//! result `crate::hooks::result`: the harness measures latency there, the
+//! tests collect results; each defines its own `hooks` module. Where a
+//! window's result is a record, its time is the window's last instant.
 
-// The query bodies expand where `nexmark_queries!` is called, so the
-// includer imports these names too (`use queries::{Auction, ..}`).
-pub(crate) use pipeline::nexmark::{Auction, Bid, Person};
+use pipeline::nexmark::{Auction, Bid, Person};
 use pipeline::prelude::*;
-use pipeline::runtime::operator::Aggregate;
-pub(crate) use pipeline::runtime::operator::Joined;
+use pipeline::runtime::operator::{Aggregate, Joined};
 
-/// Declares a query over the generator and over the CSV files. The stream
-/// names come from the caller (`[bids: bids]`) so that the body can use
-/// them.
-macro_rules! query {
-    ($ingest:path; $(#[$doc:meta])* $gen:ident, $csv:ident, [bids: $b:ident] { $($body:tt)* }) => {
-        pipeline! {
-            $(#[$doc])*
-            pub pipeline $gen {
-                source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
-                let $b = events -> inspect($ingest) -> filter_map(|e: ::pipeline::nexmark::Event| e.into_bid());
-                $($body)*
-            }
-        }
-        pipeline! {
-            $(#[$doc])*
-            pub pipeline $csv {
-                source $b: ::pipeline::nexmark::Bid = file(path: "nexmark-data/bid.csv", format: csv, watermark: monotonic);
-                $($body)*
-            }
-        }
-    };
+pipeline! {
+    /// q0, pass-through: every bid.
+    pub pipeline Q0 {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids -> inspect(crate::hooks::ingest) -> inspect(crate::hooks::result) -> sink discard();
+    }
 }
 
-macro_rules! query_auctions_bids {
-    ($ingest:path; $(#[$doc:meta])* $gen:ident, $csv:ident, [auctions: $a:ident, bids: $b:ident] { $($body:tt)* }) => {
-        pipeline! {
-            $(#[$doc])*
-            pub pipeline $gen {
-                source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
-                let ingested = events -> inspect($ingest);
-                let $a = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
-                let $b = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_bid());
-                $($body)*
-            }
-        }
-        pipeline! {
-            $(#[$doc])*
-            pub pipeline $csv {
-                source $a: ::pipeline::nexmark::Auction = file(path: "nexmark-data/auction.csv", format: csv, watermark: monotonic);
-                source $b: ::pipeline::nexmark::Bid = file(path: "nexmark-data/bid.csv", format: csv, watermark: monotonic);
-                $($body)*
-            }
-        }
-    };
+pipeline! {
+    /// q1, currency conversion: bid prices in euros.
+    pub pipeline Q1 {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids
+            -> inspect(crate::hooks::ingest)
+            -> map(|b: Bid| EuroBid {
+                auction: b.auction,
+                bidder: b.bidder,
+                price: 0.908 * b.price as f64,
+                date_time: b.date_time,
+                extra: b.extra,
+            })
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
 }
 
-macro_rules! query_persons_auctions {
-    ($ingest:path; $(#[$doc:meta])* $gen:ident, $csv:ident, [persons: $p:ident, auctions: $a:ident] { $($body:tt)* }) => {
-        pipeline! {
-            $(#[$doc])*
-            pub pipeline $gen {
-                source events: ::pipeline::nexmark::Event = nexmark(events: 100000, watermark: monotonic);
-                let ingested = events -> inspect($ingest);
-                let $p = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_person());
-                let $a = ingested -> filter_map(|e: ::pipeline::nexmark::Event| e.into_auction());
-                $($body)*
-            }
-        }
-        pipeline! {
-            $(#[$doc])*
-            pub pipeline $csv {
-                source $p: ::pipeline::nexmark::Person = file(path: "nexmark-data/person.csv", format: csv, watermark: monotonic);
-                source $a: ::pipeline::nexmark::Auction = file(path: "nexmark-data/auction.csv", format: csv, watermark: monotonic);
-                $($body)*
-            }
-        }
-    };
+pipeline! {
+    /// q2, selection: the bids on every 123rd auction.
+    pub pipeline Q2 {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids
+            -> inspect(crate::hooks::ingest)
+            -> filter(|b: &Bid| b.auction.is_multiple_of(123))
+            -> map(|b: Bid| AuctionPrice { auction: b.auction, price: b.price, date_time: b.date_time })
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
 }
 
-/// Defines every query: the generated events pass through `ingest` (a
-/// function of `&nexmark::Event`) first, and each query ends in `tail`.
-macro_rules! nexmark_queries {
-    (ingest: $ingest:path; tail: $($tail:tt)*) => {
-        $crate::queries::query! {
-            $ingest;
-            /// q0, pass-through: every bid.
-            Q0, Q0Csv, [bids: bids] {
-                bids $($tail)*;
-            }
-        }
-        $crate::queries::query! {
-            $ingest;
-            /// q1, currency conversion: bid prices in euros.
-            Q1, Q1Csv, [bids: bids] {
-                bids -> map(|b: Bid| $crate::queries::EuroBid {
-                    auction: b.auction,
-                    bidder: b.bidder,
-                    price: 0.908 * b.price as f64,
-                    date_time: b.date_time,
-                    extra: b.extra,
-                }) $($tail)*;
-            }
-        }
-        $crate::queries::query! {
-            $ingest;
-            /// q2, selection: the bids on every 123rd auction.
-            Q2, Q2Csv, [bids: bids] {
-                bids
-                    -> filter(|b: &Bid| b.auction % 123 == 0)
-                    -> map(|b: Bid| $crate::queries::AuctionPrice { auction: b.auction, price: b.price, date_time: b.date_time })
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query! {
-            $ingest;
-            /// The keyed tumbling count: bids per auction in 10-second windows.
-            Count, CountCsv, [bids: bids] {
-                bids
-                    -> key_by(|b: &Bid| b.auction)
-                    -> window(tumbling(10s))
-                    -> aggregate(count())
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query_persons_auctions! {
-            $ingest;
-            /// q3, local item suggestion: auctions of category 10 by sellers
-            /// in Oregon, Idaho or California (a stream-table join of
-            /// auctions with persons).
-            Q3, Q3Csv, [persons: persons, auctions: auctions] {
-                let local_sellers = persons
-                    -> filter(|p: &Person| matches!(p.state.as_str(), "OR" | "ID" | "CA"));
-                auctions
-                    -> filter(|a: &Auction| a.category == 10)
-                    -> join(local_sellers).on(|a: &Auction| a.seller, |p: &Person| p.id)
-                    -> map(|j: Joined<Auction, Person>| $crate::queries::LocalItem {
-                        name: j.right.name,
-                        city: j.right.city,
-                        state: j.right.state,
-                        auction: j.left.id,
-                        date_time: j.left.date_time.max(j.right.date_time),
-                    })
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query_persons_auctions! {
-            $ingest;
-            /// q8, new users: persons who opened an auction in the same
-            /// 10-second window they registered in (a window join).
-            Q8, Q8Csv, [persons: persons, auctions: auctions] {
-                let sellers = auctions
-                    -> key_by(|a: &Auction| a.seller)
-                    -> window(tumbling(10s))
-                    -> aggregate(count());
-                persons
-                    -> join(sellers).on(|p: &Person| p.id, |s: &Windowed<u64, u64>| s.key).window(tumbling(10s))
-                    -> map(|w: Windowed<u64, Joined<Person, Windowed<u64, u64>>>| $crate::queries::NewUser {
-                        id: w.value.left.id,
-                        name: w.value.left.name,
-                        window_end: w.end,
-                    })
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query_auctions_bids! {
-            $ingest;
-            /// q4, average selling price per category: each auction's
-            /// winning bid (the highest between its start and its
-            /// expiry), averaged per category as auctions close. Bids meet
-            /// their auction in an interval join, and an auction's bids are
-            /// gathered in a session, both 10 seconds wide: auctions must
-            /// last less than that (the generator's last at most 333 ms).
-            Q4, Q4Csv, [auctions: auctions, bids: bids] {
-                auctions
-                    -> join(bids).on(|a: &Auction| a.id, |b: &Bid| b.auction).between(0s, 10s)
-                    -> filter(|j: &Joined<Auction, Bid>| j.right.date_time <= j.left.expires)
-                    -> key_by(|j: &Joined<Auction, Bid>| (j.left.id, j.left.category))
-                    -> window(session(10s))
-                    -> aggregate(max(|j: &Joined<Auction, Bid>| j.right.price))
-                    -> key_by(|w: &Windowed<(u64, u64), u64>| w.key.1)
-                    -> aggregate(avg(|w: &Windowed<(u64, u64), u64>| w.value))
-                    -> map(|(category, average): (u64, f64)| $crate::queries::CategoryPrice { category, average })
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query! {
-            $ingest;
-            /// q5, hot items: the auctions with the most bids in each
-            /// sliding 10-second window, every 2 seconds.
-            Q5, Q5Csv, [bids: bids] {
-                bids
-                    -> key_by(|b: &Bid| b.auction)
-                    -> window(sliding(10s, 2s))
-                    -> aggregate(count())
-                    // The counts of one sliding window all end in the same
-                    // 2-second window.
-                    -> window_all(tumbling(2s))
-                    -> aggregate($crate::queries::HotItems)
-                    -> flat_map(|w: Windowed<(), Vec<(u64, u64)>>| {
-                        w.value.into_iter().map(move |(auction, bids)| $crate::queries::HotItem {
-                            window_end: w.end,
-                            auction,
-                            bids,
-                        }).collect::<Vec<_>>()
-                    })
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query! {
-            $ingest;
-            /// q7, highest bid: the bids with the highest price in each
-            /// 10-second window; the highest per auction first, in
-            /// parallel, then the highest of those.
-            Q7, Q7Csv, [bids: bids] {
-                bids
-                    -> key_by(|b: &Bid| b.auction)
-                    -> window(tumbling(10s))
-                    -> aggregate($crate::queries::HighestBids)
-                    -> window_all(tumbling(10s))
-                    -> aggregate($crate::queries::HighestBids)
-                    -> flat_map(|w: Windowed<(), Vec<Bid>>| {
-                        w.value.into_iter().map(move |bid| $crate::queries::WindowBid { window_end: w.end, bid }).collect::<Vec<_>>()
-                    })
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query! {
-            $ingest;
-            /// q11, user sessions: bids per bidder in sessions that end
-            /// after 10 seconds without a bid.
-            Q11, Q11Csv, [bids: bids] {
-                bids
-                    -> key_by(|b: &Bid| b.bidder)
-                    -> window(session(10s))
-                    -> aggregate(count())
-                    $($tail)*;
-            }
-        }
-        $crate::queries::query! {
-            $ingest;
-            /// q12, processing-time windows: bids per bidder in 10-second
-            /// windows of the clock.
-            Q12, Q12Csv, [bids: bids] {
-                bids
-                    -> key_by(|b: &Bid| b.bidder)
-                    -> window(tumbling(10s).processing_time())
-                    -> aggregate(count())
-                    $($tail)*;
-            }
-        }
-    };
+pipeline! {
+    /// q3, local item suggestion: auctions of category 10 by sellers in
+    /// Oregon, Idaho or California. Auctions meet their seller in a
+    /// stream-table join with all persons (the table: one row per person),
+    /// then the state is checked, so no auction waits for a row that will
+    /// never come.
+    pub pipeline Q3 {
+        source persons: Person = nexmark(events: 100000, watermark: monotonic);
+        source auctions: Auction = nexmark(events: 100000, watermark: monotonic);
+        let sellers = persons -> inspect(crate::hooks::ingest);
+        auctions
+            -> inspect(crate::hooks::ingest)
+            -> filter(|a: &Auction| a.category == 10)
+            -> join(sellers).on(|a: &Auction| a.seller, |p: &Person| p.id)
+            -> filter(|j: &Joined<Auction, Person>| matches!(j.right.state.as_str(), "OR" | "ID" | "CA"))
+            -> map(|j: Joined<Auction, Person>| LocalItem {
+                name: j.right.name,
+                city: j.right.city,
+                state: j.right.state,
+                auction: j.left.id,
+                date_time: j.left.date_time.max(j.right.date_time),
+            })
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
 }
 
-pub(crate) use {nexmark_queries, query, query_auctions_bids, query_persons_auctions};
+pipeline! {
+    /// q4, average selling price per category: each auction's winning bid
+    /// (the highest between its start and its expiry), averaged per
+    /// category as auctions close. Bids meet their auction in an interval
+    /// join, and an auction's bids are gathered in a session, both 10
+    /// seconds wide: auctions must last less than that (the generator's
+    /// last at most 333 ms at its default 10,000 events/s).
+    pub pipeline Q4 {
+        source auctions: Auction = nexmark(events: 100000, watermark: monotonic);
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        let all_bids = bids -> inspect(crate::hooks::ingest);
+        auctions
+            -> inspect(crate::hooks::ingest)
+            -> join(all_bids).on(|a: &Auction| a.id, |b: &Bid| b.auction).between(0s, 10s)
+            -> filter(|j: &Joined<Auction, Bid>| j.right.date_time <= j.left.expires)
+            -> key_by(|j: &Joined<Auction, Bid>| (j.left.id, j.left.category))
+            -> window(session(10s))
+            -> aggregate(max(|j: &Joined<Auction, Bid>| j.right.price))
+            -> key_by(|w: &Windowed<(u64, u64), u64>| w.key.1)
+            -> aggregate(avg(|w: &Windowed<(u64, u64), u64>| w.value))
+            -> map(|(category, average): (u64, f64)| CategoryPrice { category, average })
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
+}
+
+pipeline! {
+    /// The keyed tumbling count: bids per auction in 10-second windows.
+    pub pipeline Count {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids
+            -> inspect(crate::hooks::ingest)
+            -> key_by(|b: &Bid| b.auction)
+            -> window(tumbling(10s))
+            -> aggregate(count())
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
+}
+
+pipeline! {
+    /// q5, hot items: the auctions with the most bids in each sliding
+    /// 10-second window, every 2 seconds.
+    pub pipeline Q5 {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids
+            -> inspect(crate::hooks::ingest)
+            -> key_by(|b: &Bid| b.auction)
+            -> window(sliding(10s, 2s))
+            -> aggregate(count())
+            // The counts of one sliding window all end in the same
+            // 2-second window.
+            -> window_all(tumbling(2s))
+            -> aggregate(HotItems)
+            -> flat_map(|w: Windowed<(), Vec<(u64, u64)>>| {
+                w.value
+                    .into_iter()
+                    .map(move |(auction, bids)| HotItem { window_end: w.end, auction, bids })
+                    .collect::<Vec<_>>()
+            })
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
+}
+
+pipeline! {
+    /// q7, highest bid: the bids with the highest price in each 10-second
+    /// window; the highest per auction first, in parallel, then the
+    /// highest of those.
+    pub pipeline Q7 {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids
+            -> inspect(crate::hooks::ingest)
+            -> key_by(|b: &Bid| b.auction)
+            -> window(tumbling(10s))
+            -> aggregate(HighestBids)
+            -> window_all(tumbling(10s))
+            -> aggregate(HighestBids)
+            -> flat_map(|w: Windowed<(), Vec<Bid>>| {
+                w.value.into_iter().map(move |bid| WindowBid { window_end: w.end, bid }).collect::<Vec<_>>()
+            })
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
+}
+
+pipeline! {
+    /// q8, new users: persons who opened an auction in the same 10-second
+    /// window they registered in (a window join with the sellers of each
+    /// window).
+    pub pipeline Q8 {
+        source persons: Person = nexmark(events: 100000, watermark: monotonic);
+        source auctions: Auction = nexmark(events: 100000, watermark: monotonic);
+        let sellers = auctions
+            -> inspect(crate::hooks::ingest)
+            -> key_by(|a: &Auction| a.seller)
+            -> window(tumbling(10s))
+            -> aggregate(count());
+        persons
+            -> inspect(crate::hooks::ingest)
+            -> join(sellers).on(|p: &Person| p.id, |s: &Windowed<u64, u64>| s.key).window(tumbling(10s))
+            -> map(|w: Windowed<u64, Joined<Person, Windowed<u64, u64>>>| NewUser {
+                id: w.value.left.id,
+                name: w.value.left.name,
+                window_end: w.end,
+            })
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
+}
+
+pipeline! {
+    /// q11, user sessions: bids per bidder in sessions that end after 10
+    /// seconds without a bid.
+    pub pipeline Q11 {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids
+            -> inspect(crate::hooks::ingest)
+            -> key_by(|b: &Bid| b.bidder)
+            -> window(session(10s))
+            -> aggregate(count())
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
+}
+
+pipeline! {
+    /// q12, processing-time windows: bids per bidder in 10-second windows
+    /// of the clock.
+    pub pipeline Q12 {
+        source bids: Bid = nexmark(events: 100000, watermark: monotonic);
+        bids
+            -> inspect(crate::hooks::ingest)
+            -> key_by(|b: &Bid| b.bidder)
+            -> window(tumbling(10s).processing_time())
+            -> aggregate(count())
+            -> inspect(crate::hooks::result)
+            -> sink discard();
+    }
+}
 
 /// A q1 result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

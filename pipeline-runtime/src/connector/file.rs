@@ -30,7 +30,7 @@ pub struct FileSourceSettings {
 /// 8 MiB ranges spread over the parallel instances, so even one large file
 /// is read by all of them at once; each range starts at its first whole
 /// line. Error positions inside a range after the first count lines from
-/// where it starts (`in.csv from byte 8388608:3`).
+/// the range's first whole line (`in.csv from byte 8388614:3`).
 ///
 /// # Examples
 ///
@@ -161,15 +161,21 @@ fn split_files(source: &str, files: &[PathBuf], chunk: u64) -> Result<Vec<Unit>>
             .len();
         let mut start = 0;
         loop {
-            let end = (start + chunk).min(len);
+            let end = start + chunk;
+            if end >= len {
+                // The last range reads to the end, as the file is then.
+                units.push(Unit {
+                    path: path.clone(),
+                    start,
+                    end: u64::MAX,
+                });
+                break;
+            }
             units.push(Unit {
                 path: path.clone(),
                 start,
                 end,
             });
-            if end >= len {
-                break;
-            }
             start = end;
         }
     }
@@ -281,7 +287,7 @@ impl LineReader for FileLines {
             if let Some(header) = file.header.take() {
                 f(&file.name, 0, true, trim_line_end(&header))?;
             }
-            if file.pos >= file.end && file.end > 0 {
+            if file.pos >= file.end {
                 self.current = None;
                 continue;
             }

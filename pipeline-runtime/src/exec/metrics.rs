@@ -100,6 +100,11 @@ impl Meter {
         self.skipped += 1;
     }
 
+    /// `n` records dropped at once.
+    pub fn record_many_skipped(&mut self, n: u64) {
+        self.skipped += n;
+    }
+
     /// `n` records out.
     #[inline]
     pub fn record_many(&mut self, n: u64) {

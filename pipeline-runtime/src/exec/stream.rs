@@ -385,7 +385,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
     {
         self.join_keyed(table, left_key, right_key)
             .inner
-            .then("join", |_node| TableJoinStage)
+            .then("join", |node| TableJoinStage { node })
     }
 
     /// `join(other).on(left_key, right_key).between(lower, upper)`: the

@@ -2,10 +2,12 @@
 //! task, tagged with their side ([`Side`]), and a join stage pairs them.
 //!
 //! - The stream-table join ([`TableJoin`]) treats its right input as a
-//!   changelog: the latest record per key. Each left record is paired with
-//!   the table's value for its key when it arrives, or waits for the first
-//!   value if the key has none yet (as Kafka Streams' stream-table join, but
-//!   without dropping early records).
+//!   changelog: the latest record per key, latest by arrival (so with
+//!   rows that change, which row a record meets depends on timing, as in
+//!   Kafka Streams). Each left record is paired with the table's row for its
+//!   key when it arrives, or waits for the key's first row if it has none
+//!   yet (where Kafka Streams would drop it). Records still waiting when the
+//!   input ends are counted as dropped in the run summary and logged.
 //! - The interval join ([`IntervalJoin`]) pairs records whose event times
 //!   are close: a right record at `r` joins a left one at `l` when
 //!   `l + lower <= r <= l + upper`, as Flink's interval join. Records are
@@ -92,6 +94,8 @@ struct TableSlot<L, R> {
 #[derive(Debug)]
 pub struct TableJoin<K, L, R, Next> {
     state: MemoryState<K, TableSlot<L, R>>,
+    /// Counts the records that never met a row.
+    meter: Meter,
     next: Next,
 }
 
@@ -131,12 +135,31 @@ where
         }
     }
 
-    forward_control!();
+    fn flush(&mut self) -> Result<()> {
+        self.meter.publish();
+        self.next.flush()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let unmatched: usize = self.state.values().map(|slot| slot.waiting.len()).sum();
+        if unmatched > 0 {
+            tracing::warn!(
+                "{unmatched} records of a join never met a row of their key; they are counted as dropped"
+            );
+            self.meter.record_many_skipped(unmatched as u64);
+        }
+        self.meter.publish();
+        self.next.finish()
+    }
+
+    forward_control!(@events);
 }
 
 /// The stream-table join before linking.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TableJoinStage;
+pub struct TableJoinStage {
+    pub(crate) node: usize,
+}
 
 impl<K, L, R> Stage<(K, Side<L, R>)> for TableJoinStage
 where
@@ -150,10 +173,11 @@ where
     fn link<Next: Push<Joined<L, R>> + Send>(
         self,
         next: Next,
-        _meter: &MeterSet,
+        meter: &MeterSet,
     ) -> Self::Linked<Next> {
         TableJoin {
             state: MemoryState::default(),
+            meter: meter.meter(self.node),
             next,
         }
     }
@@ -250,7 +274,10 @@ where
         let later = self.expiries.split_off(&self.watermark.plus_millis(1));
         let due = std::mem::replace(&mut self.expiries, later);
         let (lower, upper, wm) = (self.lower, self.upper, self.watermark);
-        for key in due.into_values().flatten() {
+        // A key is listed once per record it got; clean it once.
+        let mut keys: hashbrown::HashSet<K, rustc_hash::FxBuildHasher> = Default::default();
+        keys.extend(due.into_values().flatten());
+        for key in keys {
             let empty = match self.state.get_mut(&key) {
                 Some(b) => {
                     // A left record can still meet rights up to `t + upper`,
@@ -342,10 +369,15 @@ mod tests {
 
     #[test]
     fn the_table_join_uses_the_latest_row_and_holds_records_until_one_comes() {
-        let mut join: TableJoin<u8, &str, &str, Out<Joined<&str, &str>>> = TableJoin {
-            state: MemoryState::default(),
-            next: Out::default(),
+        let metrics = std::sync::Arc::new(crate::exec::metrics::Metrics::new(1));
+        let meters = MeterSet {
+            metrics: metrics.clone(),
         };
+        let mut join = <TableJoinStage as Stage<(u8, Side<&str, &str>)>>::link(
+            TableJoinStage { node: 0 },
+            Out::<Joined<&str, &str>>::default(),
+            &meters,
+        );
         join.push((1, Side::Left("early"))).unwrap();
         assert!(join.next.0.is_empty());
         join.push((1, Side::Right("v1"))).unwrap();
@@ -355,6 +387,12 @@ mod tests {
         join.push((2, Side::Left("other key"))).unwrap();
         let pairs: Vec<(&str, &str)> = join.next.0.iter().map(|j| (j.left, j.right)).collect();
         assert_eq!(pairs, vec![("early", "v1"), ("a", "v1"), ("b", "v2")]);
+        join.finish().unwrap();
+        assert_eq!(
+            metrics.node(0).1,
+            1,
+            "the record that never met a row is counted"
+        );
     }
 
     #[derive(Debug, Clone, PartialEq)]

@@ -18,6 +18,13 @@ impl<K, V> Default for MemoryState<K, V> {
     }
 }
 
+impl<K, V> MemoryState<K, V> {
+    /// Every key's value, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values()
+    }
+}
+
 impl<K: Hash + Eq, V> KeyedState<K, V> for MemoryState<K, V> {
     #[inline]
     fn get_or_insert_with(&mut self, key: K, init: impl FnOnce() -> V) -> &mut V {

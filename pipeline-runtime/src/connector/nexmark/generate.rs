@@ -115,12 +115,49 @@ impl Generator {
         let mut random = JavaRandom::new(n as i64);
         let time = self.timestamp(n);
         match n % TOTAL_PROPORTION {
-            r if r < PERSON_PROPORTION => Event::Person(self.person(n, &mut random, time)),
+            r if r < PERSON_PROPORTION => Event::Person(self.make_person(n, &mut random, time)),
             r if r < PERSON_PROPORTION + AUCTION_PROPORTION => {
-                Event::Auction(self.auction(n, &mut random, time))
+                Event::Auction(self.make_auction(n, &mut random, time))
             }
-            _ => Event::Bid(self.bid(n, &mut random, time)),
+            _ => Event::Bid(self.make_bid(n, &mut random, time)),
         }
+    }
+
+    /// The `i`-th person (from 0): the same as the event it is, made
+    /// without making the events between.
+    ///
+    /// ```
+    /// use pipeline_runtime::connector::nexmark::{Event, Generator};
+    /// let g = Generator::default();
+    /// assert_eq!(Event::Person(g.person(1)), g.event(50));
+    /// ```
+    pub fn person(&self, i: u64) -> Person {
+        let n = Kind::Person.event_number(i);
+        self.make_person(n, &mut JavaRandom::new(n as i64), self.timestamp(n))
+    }
+
+    /// The `i`-th auction (from 0).
+    ///
+    /// ```
+    /// use pipeline_runtime::connector::nexmark::{Event, Generator};
+    /// let g = Generator::default();
+    /// assert_eq!(Event::Auction(g.auction(3)), g.event(51));
+    /// ```
+    pub fn auction(&self, i: u64) -> Auction {
+        let n = Kind::Auction.event_number(i);
+        self.make_auction(n, &mut JavaRandom::new(n as i64), self.timestamp(n))
+    }
+
+    /// The `i`-th bid (from 0).
+    ///
+    /// ```
+    /// use pipeline_runtime::connector::nexmark::{Event, Generator};
+    /// let g = Generator::default();
+    /// assert_eq!(Event::Bid(g.bid(46)), g.event(54));
+    /// ```
+    pub fn bid(&self, i: u64) -> Bid {
+        let n = Kind::Bid.event_number(i);
+        self.make_bid(n, &mut JavaRandom::new(n as i64), self.timestamp(n))
     }
 
     /// The event time of event `n`.
@@ -132,7 +169,7 @@ impl Generator {
             .plus_millis((n.saturating_mul(delay_us) / 1000).min(i64::MAX as u64) as i64)
     }
 
-    fn person(&self, n: u64, random: &mut JavaRandom, time: Timestamp) -> Person {
+    fn make_person(&self, n: u64, random: &mut JavaRandom, time: Timestamp) -> Person {
         let id = last_person(n) + FIRST_PERSON_ID;
         let mut name = String::with_capacity(16);
         name.push_str(pick(random, &FIRST_NAMES));
@@ -166,7 +203,7 @@ impl Generator {
         }
     }
 
-    fn auction(&self, n: u64, random: &mut JavaRandom, time: Timestamp) -> Auction {
+    fn make_auction(&self, n: u64, random: &mut JavaRandom, time: Timestamp) -> Auction {
         let id = last_auction(n) + FIRST_AUCTION_ID;
         let seller = if random.next_int_below(self.hot_sellers_ratio) > 0 {
             (last_person(n) / HOT_BATCH) * HOT_BATCH
@@ -200,7 +237,7 @@ impl Generator {
         }
     }
 
-    fn bid(&self, n: u64, random: &mut JavaRandom, time: Timestamp) -> Bid {
+    fn make_bid(&self, n: u64, random: &mut JavaRandom, time: Timestamp) -> Bid {
         let auction = if random.next_int_below(self.hot_auction_ratio) > 0 {
             (last_auction(n) / HOT_BATCH) * HOT_BATCH
         } else {
@@ -245,6 +282,46 @@ impl Generator {
         let max = last_auction(n);
         let min = max.saturating_sub(self.num_in_flight_auctions);
         min + next_long_below(random, (max - min + 1 + ID_LEAD) as i64) as u64
+    }
+}
+
+/// The three kinds of event, in the order each epoch of 50 makes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Person,
+    Auction,
+    Bid,
+}
+
+impl Kind {
+    /// Where this kind starts in each epoch, and how many it has.
+    fn slots(self) -> (u64, u64) {
+        match self {
+            Kind::Person => (0, PERSON_PROPORTION),
+            Kind::Auction => (PERSON_PROPORTION, AUCTION_PROPORTION),
+            Kind::Bid => (
+                PERSON_PROPORTION + AUCTION_PROPORTION,
+                TOTAL_PROPORTION - PERSON_PROPORTION - AUCTION_PROPORTION,
+            ),
+        }
+    }
+
+    /// The event number of the `i`-th event of this kind.
+    pub(crate) fn event_number(self, i: u64) -> u64 {
+        let (first, per_epoch) = self.slots();
+        (i / per_epoch) * TOTAL_PROPORTION + first + i % per_epoch
+    }
+
+    /// How many of the first `events` events are of this kind.
+    pub(crate) fn count_in(self, events: u64) -> u64 {
+        let (first, per_epoch) = self.slots();
+        let rest = events % TOTAL_PROPORTION;
+        (events / TOTAL_PROPORTION) * per_epoch + rest.saturating_sub(first).min(per_epoch)
+    }
+
+    /// Of every 50 events, how many are of this kind.
+    pub(crate) fn share(self) -> u64 {
+        self.slots().1
     }
 }
 

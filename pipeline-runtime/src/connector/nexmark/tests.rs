@@ -140,3 +140,40 @@ fn ids_are_dense_and_proportions_hold() {
     assert_eq!(auctions, (1000..1300).collect::<Vec<_>>());
     assert_eq!(bids, 4_600);
 }
+
+#[test]
+fn kinds_count_and_number_their_events() {
+    use super::generate::Kind;
+    let generator = Generator::default();
+    for events in [0, 1, 3, 4, 5, 49, 50, 51, 54, 99, 100, 1234] {
+        let (mut p, mut a, mut b) = (0, 0, 0);
+        for n in 0..events {
+            match generator.event(n) {
+                Event::Person(x) => {
+                    assert_eq!(Kind::Person.event_number(p), n);
+                    assert_eq!(generator.person(p), x);
+                    p += 1;
+                }
+                Event::Auction(x) => {
+                    assert_eq!(Kind::Auction.event_number(a), n);
+                    assert_eq!(generator.auction(a), x);
+                    a += 1;
+                }
+                Event::Bid(x) => {
+                    assert_eq!(Kind::Bid.event_number(b), n);
+                    assert_eq!(generator.bid(b), x);
+                    b += 1;
+                }
+            }
+        }
+        assert_eq!(
+            (
+                Kind::Person.count_in(events),
+                Kind::Auction.count_in(events),
+                Kind::Bid.count_in(events)
+            ),
+            (p, a, b),
+            "{events} events"
+        );
+    }
+}
