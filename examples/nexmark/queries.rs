@@ -88,14 +88,19 @@ pipeline! {
     pub pipeline Q4 {
         source auctions: Auction = nexmark(events: 100000, watermark: monotonic);
         source bids: Bid = nexmark(events: 100000, watermark: monotonic);
-        let all_bids = bids -> inspect(crate::hooks::ingest);
+        // Only the columns the query reads go into the join, as an SQL
+        // planner would project them.
+        let prices = bids
+            -> inspect(crate::hooks::ingest)
+            -> map(|b: Bid| BidPrice { auction: b.auction, price: b.price, date_time: b.date_time });
         auctions
             -> inspect(crate::hooks::ingest)
-            -> join(all_bids).on(|a: &Auction| a.id, |b: &Bid| b.auction).between(0s, 10s)
-            -> filter(|j: &Joined<Auction, Bid>| j.right.date_time <= j.left.expires)
-            -> key_by(|j: &Joined<Auction, Bid>| (j.left.id, j.left.category))
+            -> map(|a: Auction| AuctionSpan { id: a.id, category: a.category, date_time: a.date_time, expires: a.expires })
+            -> join(prices).on(|a: &AuctionSpan| a.id, |b: &BidPrice| b.auction).between(0s, 10s)
+            -> filter(|j: &Joined<AuctionSpan, BidPrice>| j.right.date_time <= j.left.expires)
+            -> key_by(|j: &Joined<AuctionSpan, BidPrice>| (j.left.id, j.left.category))
             -> window(session(10s))
-            -> aggregate(max(|j: &Joined<Auction, Bid>| j.right.price))
+            -> aggregate(max(|j: &Joined<AuctionSpan, BidPrice>| j.right.price))
             -> key_by(|w: &Windowed<(u64, u64), u64>| w.key.1)
             -> aggregate(avg(|w: &Windowed<(u64, u64), u64>| w.value))
             -> map(|(category, average): (u64, f64)| CategoryPrice { category, average })
@@ -253,6 +258,25 @@ pub(crate) struct NewUser {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) window_end: Timestamp,
+}
+
+/// An auction's id, category and open time (q4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Event)]
+pub(crate) struct AuctionSpan {
+    pub(crate) id: u64,
+    pub(crate) category: u64,
+    #[event_time]
+    pub(crate) date_time: Timestamp,
+    pub(crate) expires: Timestamp,
+}
+
+/// A bid's auction, price and time (q4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Event)]
+pub(crate) struct BidPrice {
+    pub(crate) auction: u64,
+    pub(crate) price: u64,
+    #[event_time]
+    pub(crate) date_time: Timestamp,
 }
 
 /// A q4 result: the average winning price of a category's auctions closed
