@@ -55,6 +55,23 @@ where
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         let (decoder, bad, header) = (&mut self.decoder, &mut self.bad, self.header);
         let more = self.reader.read(BATCH, |input, line_no, first, bytes| {
+            if decoder.checks_utf8() && !(header && first) {
+                // The decoder checks the text it uses; no need to check the
+                // whole line first.
+                if bytes.is_empty() && decoder.skips_blank_lines() {
+                    return Ok(());
+                }
+                return match decoder.decode_bytes(bytes) {
+                    Ok(record) => {
+                        buf.push(record);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let raw = String::from_utf8_lossy(bytes);
+                        bad.handle(|| Position::line(input, line_no), &raw, e)
+                    }
+                };
+            }
             let text = match std::str::from_utf8(bytes) {
                 Ok(text) => text,
                 Err(e) => {

@@ -40,6 +40,13 @@ pub trait Decode<T>: Clone + Send + 'static {
     fn skips_blank_lines(&self) -> bool {
         true
     }
+
+    /// Whether [`decode_bytes`](Decode::decode_bytes) checks that the text
+    /// it uses is UTF-8 itself, so line sources need not check every line
+    /// first.
+    fn checks_utf8(&self) -> bool {
+        false
+    }
 }
 
 /// Turns a record into one line of text.
@@ -237,7 +244,7 @@ impl Clone for Csv {
 }
 
 impl Csv {
-    fn read_line(&mut self, line: &str) -> Result<(), DecodeError> {
+    fn read_line(&mut self, line: &[u8]) -> Result<(), DecodeError> {
         use csv_core::ReadRecordResult;
         self.parser.reset();
         if self.fields.len() < line.len() + 1 {
@@ -246,7 +253,7 @@ impl Csv {
         if self.ends.is_empty() {
             self.ends.resize(16, 0);
         }
-        let (mut input, mut written, mut fields) = (line.as_bytes(), 0, 0);
+        let (mut input, mut written, mut fields) = (line, 0, 0);
         loop {
             // An empty input tells the parser the line has ended.
             let (result, read, out, ends) = self.parser.read_record(
@@ -283,6 +290,15 @@ impl Csv {
 
 impl<T: DeserializeOwned> Decode<T> for Csv {
     fn decode(&mut self, line: &str) -> Result<T, DecodeError> {
+        self.decode_bytes(line.as_bytes())
+    }
+
+    /// Fields are checked to be UTF-8 as they are read into text.
+    fn checks_utf8(&self) -> bool {
+        true
+    }
+
+    fn decode_bytes(&mut self, line: &[u8]) -> Result<T, DecodeError> {
         self.read_line(line)?;
         self.record
             .deserialize(self.headers.as_ref())
@@ -305,7 +321,7 @@ impl<T: DeserializeOwned> Decode<T> for Csv {
     }
 
     fn header(&mut self, line: &str) -> Result<(), DecodeError> {
-        self.read_line(line)?;
+        self.read_line(line.as_bytes())?;
         self.headers = Some(self.record.clone());
         Ok(())
     }
@@ -345,6 +361,21 @@ mod tests {
         );
         let e = Decode::<Row>::decode(&mut c, "one,x").unwrap_err();
         assert!(e.to_string().contains("invalid digit"), "{e}");
+    }
+
+    #[test]
+    fn csv_reads_bytes_and_names_a_field_that_is_not_utf8() {
+        let mut c = Csv::default();
+        let r: Row = c.decode_bytes(b"7,\"a, b\"").unwrap();
+        assert_eq!(
+            r,
+            Row {
+                a: 7,
+                b: "a, b".into()
+            }
+        );
+        let e = Decode::<Row>::decode_bytes(&mut c, b"1,\xff\xfe").unwrap_err();
+        assert!(e.to_string().contains("field 2"), "{e}");
     }
 
     #[test]
