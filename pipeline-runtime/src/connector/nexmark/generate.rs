@@ -7,10 +7,11 @@
 //! [`JavaRandom`] seeded with `n`. So any instance can make any event, and
 //! splitting the event numbers over instances does not change the events.
 
+use super::model::SharedStr;
 use super::model::{Auction, Bid, Event, Person};
 use super::random::JavaRandom;
 use crate::Timestamp;
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 const FIRST_AUCTION_ID: u64 = 1000;
 const FIRST_PERSON_ID: u64 = 1000;
@@ -252,10 +253,10 @@ impl Generator {
         let price = next_price(random);
         let (channel, url) = if random.next_int_below(2) > 0 {
             let i = random.next_int_below(HOT_CHANNELS.len() as i32) as usize;
-            with_channels(|c| c.hot[i].clone())
+            channels().hot[i].clone()
         } else {
             let i = random.next_int_below(CHANNELS) as usize;
-            with_channels(|c| c.cold[i].clone())
+            channels().cold[i].clone()
         };
         let extra = next_extra(random, 8 * 4, self.avg_bid_byte_size);
         Bid {
@@ -370,9 +371,10 @@ fn next_long_below(random: &mut JavaRandom, n: i64) -> i64 {
 
 /// A log-uniform price from 1.00 to 1,000,000.00, in cents.
 fn next_price(random: &mut JavaRandom) -> u64 {
-    // Java's Math.round is round-half-up; the value is positive, so
-    // rounding half away from zero is the same.
-    (10.0_f64.powf(random.next_double() * 6.0) * 100.0).round() as u64
+    // Java's Math.round is floor(x + 1/2). The value is positive and below
+    // 2^27, where adding 1/2 is exact, and the conversion truncates: the
+    // floor.
+    (10.0_f64.powf(random.next_double() * 6.0) * 100.0 + 0.5) as u64
 }
 
 /// A string of 3 to `max_len - 1` letters, some of them `special`, trimmed
@@ -451,7 +453,7 @@ fn next_extra(random: &mut JavaRandom, size: i32, average: i32) -> String {
         return String::new();
     }
     let wanted = average - size;
-    let delta = (f64::from(wanted) * 0.2).round() as i32;
+    let delta = (f64::from(wanted) * 0.2 + 0.5) as i32;
     let len = wanted - delta
         + if delta == 0 {
             0
@@ -461,29 +463,23 @@ fn next_extra(random: &mut JavaRandom, size: i32, average: i32) -> String {
     next_exact_string(random, len as usize)
 }
 
-type Channel = (Arc<str>, Arc<str>);
+type Channel = (SharedStr, SharedStr);
 
 struct Channels {
     hot: Vec<Channel>,
     cold: Vec<Channel>,
 }
 
-/// The channels and their URLs, made once per thread: bids share them, and
-/// counting references on one thread's copies keeps the threads off each
-/// other's cache lines.
-fn with_channels<R>(f: impl FnOnce(&Channels) -> R) -> R {
-    thread_local! {
-        static CHANNELS_TABLE: Channels = make_channels();
-    }
-    CHANNELS_TABLE.with(f)
-}
-
-fn make_channels() -> Channels {
-    {
+/// The channels and their URLs, made once for the process and never freed
+/// (about 1 MB), so that bids share them without counting references.
+fn channels() -> &'static Channels {
+    static CHANNELS_TABLE: OnceLock<Channels> = OnceLock::new();
+    CHANNELS_TABLE.get_or_init(|| {
+        let forever = |text: String| SharedStr::from_static(Box::leak(text.into_boxed_str()));
         let mut random = JavaRandom::new(-1);
         let hot = HOT_CHANNELS
             .iter()
-            .map(|name| (Arc::from(*name), Arc::from(base_url(&mut random))))
+            .map(|name| (SharedStr::from_static(name), forever(base_url(&mut random))))
             .collect();
         let cold = (0..CHANNELS)
             .map(|n| {
@@ -492,11 +488,11 @@ fn make_channels() -> Channels {
                 if random.next_int_below(10) > 0 {
                     url.push_str(&format!("&channel_id={}", n.reverse_bits().wrapping_abs()));
                 }
-                (Arc::from(format!("channel-{n}")), Arc::from(url))
+                (forever(format!("channel-{n}")), forever(url))
             })
             .collect();
         Channels { hot, cold }
-    }
+    })
 }
 
 fn base_url(random: &mut JavaRandom) -> String {

@@ -14,7 +14,7 @@ mod model;
 mod random;
 
 pub use generate::Generator;
-pub use model::{Auction, Bid, Event, Person};
+pub use model::{Auction, Bid, Event, Person, SharedStr};
 pub use random::JavaRandom;
 
 use super::file::{FileSource, FileSourceSettings};

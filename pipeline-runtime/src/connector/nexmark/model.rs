@@ -60,7 +60,8 @@ pub struct Auction {
 /// A bid on an auction.
 ///
 /// Columns: `auction,bidder,price,channel,url,date_time,extra`. `channel`
-/// and `url` take few distinct values, so the generator shares them.
+/// and `url` take few distinct values, so the generator shares them
+/// ([`SharedStr`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bid {
     /// An [`Auction`] id.
@@ -70,13 +71,117 @@ pub struct Bid {
     /// In cents.
     pub price: u64,
     /// Where the bid came from: four hot channels, or `channel-N`.
-    pub channel: Arc<str>,
+    pub channel: SharedStr,
     /// The page the bid was made on.
-    pub url: Arc<str>,
+    pub url: SharedStr,
     /// Event time.
     pub date_time: Timestamp,
     /// Padding to the configured average size.
     pub extra: String,
+}
+
+/// Text that many records share: a string made once for the whole
+/// process (the generator's channels and URLs, so that copying one costs
+/// nothing), or one shared by reference counting (when read from a file).
+/// It reads, compares, hashes and serializes as the `str` it holds.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_runtime::connector::nexmark::SharedStr;
+/// let s = SharedStr::from("Google");
+/// assert_eq!(&*s, "Google");
+/// assert_eq!(s, SharedStr::from_static("Google"));
+/// assert_eq!(serde_json::to_string(&s).unwrap(), "\"Google\"");
+/// ```
+#[derive(Clone)]
+pub struct SharedStr(Shared);
+
+#[derive(Clone)]
+enum Shared {
+    Static(&'static str),
+    Counted(Arc<str>),
+}
+
+impl SharedStr {
+    /// Text that lives as long as the program.
+    pub const fn from_static(text: &'static str) -> Self {
+        SharedStr(Shared::Static(text))
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        match &self.0 {
+            Shared::Static(s) => s,
+            Shared::Counted(s) => s,
+        }
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(text: &str) -> Self {
+        SharedStr(Shared::Counted(Arc::from(text)))
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(text: String) -> Self {
+        SharedStr(Shared::Counted(Arc::from(text)))
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl PartialOrd for SharedStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SharedStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::hash::Hash for SharedStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl std::fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl Serialize for SharedStr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedStr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Arc::<str>::deserialize(deserializer).map(|s| SharedStr(Shared::Counted(s)))
+    }
 }
 
 /// One Nexmark event: a new person, a new auction, or a bid.
