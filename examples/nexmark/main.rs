@@ -215,7 +215,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 }
             ),
             None => println!(
-                "latency at {} events/s: not measured (this query's results have no event time)",
+                "latency at {} events/s: not measured (no result could be traced to its input)",
                 args.latency_rate
             ),
         }
@@ -346,10 +346,22 @@ mod latency {
             return;
         };
         let entered = match input {
-            Input::Own(t) => probe.first.get((t.as_millis() - probe.base) as usize),
-            Input::Until(t) => probe.last.get((t.as_millis() - probe.base) as usize),
+            Input::Own(t) => probe
+                .first
+                .get((t.as_millis() - probe.base) as usize)
+                .map(|a| a.load(Ordering::Relaxed)),
+            // The last millisecond up to `t` that had events of the kinds
+            // the query reads (a query of persons sees few milliseconds).
+            Input::Until(t) => {
+                let ms = ((t.as_millis() - probe.base) as usize).min(probe.last.len() - 1);
+                probe.last[..=ms]
+                    .iter()
+                    .rev()
+                    .take(1000)
+                    .map(|a| a.load(Ordering::Relaxed))
+                    .find(|&n| n != 0)
+            }
         }
-        .map(|a| a.load(Ordering::Relaxed))
         .filter(|&n| n != 0 && n != u64::MAX);
         let Some(entered) = entered else {
             probe.untraced.fetch_add(1, Ordering::Relaxed);
