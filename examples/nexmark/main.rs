@@ -215,8 +215,13 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 }
             ),
             None => println!(
-                "latency at {} events/s: not measured (no result could be traced to its input)",
-                args.latency_rate
+                "latency at {} events/s: not measured ({})",
+                args.latency_rate,
+                if latency::untimed() {
+                    "its results have no event time to trace"
+                } else {
+                    "no result could be traced to its input"
+                }
             ),
         }
     }
@@ -305,6 +310,9 @@ mod latency {
         last: Vec<AtomicU64>,
         micros: Mutex<hdrhistogram::Histogram<u64>>,
         untraced: AtomicU64,
+        /// Results with no event time to trace (running aggregates,
+        /// processing-time windows).
+        untimed: AtomicU64,
     }
 
     static PROBE: OnceLock<Probe> = OnceLock::new();
@@ -324,6 +332,7 @@ mod latency {
                 hdrhistogram::Histogram::new(3).expect("3 significant digits are valid"),
             ),
             untraced: AtomicU64::new(0),
+            untimed: AtomicU64::new(0),
         };
         let _ = PROBE.set(probe);
     }
@@ -343,6 +352,7 @@ mod latency {
     pub(crate) fn probe<R: LatestInput>(result: &R) {
         let Some(probe) = PROBE.get() else { return };
         let Some(input) = result.latest_input() else {
+            probe.untimed.fetch_add(1, Ordering::Relaxed);
             return;
         };
         let entered = match input {
@@ -371,6 +381,13 @@ mod latency {
         if let Ok(mut h) = probe.micros.lock() {
             let _ = h.record((now.saturating_sub(entered) / 1000).max(1));
         }
+    }
+
+    /// Whether results came that have no event time to trace.
+    pub(crate) fn untimed() -> bool {
+        PROBE
+            .get()
+            .is_some_and(|p| p.untimed.load(Ordering::Relaxed) > 0)
     }
 
     /// p50 and p99 in milliseconds, the results measured, and those that
