@@ -171,7 +171,9 @@ fn processing_time_windows_follow_the_clock_and_lose_nothing() {
         let (start, end) = (w.start.as_millis(), w.end.as_millis());
         assert_eq!(start % 200, 0, "aligned to the epoch: {w:?}");
         assert_eq!(end - start, 200);
-        assert!(end > started - 200 && start < ended, "{w:?} within the run");
+        // The last record may be processed in the millisecond the run
+        // ends, at the very start of a window.
+        assert!(end > started - 200 && start <= ended, "{w:?} within the run");
     }
     // One result per window.
     let mut starts: Vec<i64> = got.iter().map(|w| w.start.as_millis()).collect();
