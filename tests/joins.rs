@@ -66,6 +66,20 @@ fn settings() -> Vec<(String, RunOptions)> {
         .collect()
 }
 
+/// Runs a join in every setting: every pair in `want` comes out once.
+fn check_pairs<T: Ord + std::fmt::Debug + Send + 'static>(
+    run: impl Fn(RunOptions) -> pipeline::Result<RunOutcome>,
+    want: &BTreeSet<T>,
+) {
+    for (what, opts) in settings() {
+        let got: Vec<T> = run(opts).unwrap().collected("out").unwrap();
+        let n = got.len();
+        let got: BTreeSet<T> = got.into_iter().collect();
+        assert_eq!(n, got.len(), "{what}: a pair came out twice");
+        assert_eq!(&got, want, "{what}");
+    }
+}
+
 pipeline! {
     pipeline WindowJoin {
         source ls: L = generator(count: 2000, record: left, watermark: monotonic);
@@ -92,16 +106,7 @@ fn window_join_pairs_records_of_the_same_key_and_window() {
         "the data should join often: {}",
         want.len()
     );
-    for (what, opts) in settings() {
-        let got: Vec<(i64, u64, u64)> = WindowJoin::run_with(opts)
-            .unwrap()
-            .collected("out")
-            .unwrap();
-        let n = got.len();
-        let got: BTreeSet<_> = got.into_iter().collect();
-        assert_eq!(n, got.len(), "{what}: a pair came out twice");
-        assert_eq!(got, want, "{what}");
-    }
+    check_pairs(WindowJoin::run_with, &want);
 }
 
 pipeline! {
@@ -130,16 +135,7 @@ fn interval_join_pairs_records_whose_times_are_close() {
         "the data should join often: {}",
         want.len()
     );
-    for (what, opts) in settings() {
-        let got: Vec<(u64, u64)> = IntervalJoin::run_with(opts)
-            .unwrap()
-            .collected("out")
-            .unwrap();
-        let n = got.len();
-        let got: BTreeSet<_> = got.into_iter().collect();
-        assert_eq!(n, got.len(), "{what}: a pair came out twice");
-        assert_eq!(got, want, "{what}");
-    }
+    check_pairs(IntervalJoin::run_with, &want);
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

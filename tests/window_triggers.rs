@@ -173,7 +173,10 @@ fn processing_time_windows_follow_the_clock_and_lose_nothing() {
         assert_eq!(end - start, 200);
         // The last record may be processed in the millisecond the run
         // ends, at the very start of a window.
-        assert!(end > started - 200 && start <= ended, "{w:?} within the run");
+        assert!(
+            end > started - 200 && start <= ended,
+            "{w:?} within the run"
+        );
     }
     // One result per window.
     let mut starts: Vec<i64> = got.iter().map(|w| w.start.as_millis()).collect();

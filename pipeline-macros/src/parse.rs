@@ -167,39 +167,39 @@ impl Parse for Chain {
                 sink = Some(input.parse()?);
                 break;
             }
-            let name: Ident = input.parse()?;
-            let content;
-            let parens = parenthesized!(content in input);
-            let args = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
-            let span = name
-                .span()
-                .join(parens.span.close())
-                .unwrap_or_else(|| name.span());
+            // A stage is a call like its modifiers: `name(args)`.
+            let Modifier { name, args, span } = input.parse()?;
             let mut modifiers = Vec::new();
             while input.peek(Token![.]) {
                 input.parse::<Token![.]>()?;
-                let name: Ident = input.parse()?;
-                let content;
-                let parens = parenthesized!(content in input);
-                let args = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
-                let span = name
-                    .span()
-                    .join(parens.span.close())
-                    .unwrap_or_else(|| name.span());
-                modifiers.push(Modifier {
-                    name,
-                    args: args.into_iter().collect(),
-                    span,
-                });
+                modifiers.push(input.parse()?);
             }
             stages.push(StageCall {
                 name,
-                args: args.into_iter().collect(),
+                args,
                 span,
                 modifiers,
             });
         }
         Ok(Chain { head, stages, sink })
+    }
+}
+
+impl Parse for Modifier {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        let content;
+        let parens = parenthesized!(content in input);
+        let args = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+        let span = name
+            .span()
+            .join(parens.span.close())
+            .unwrap_or_else(|| name.span());
+        Ok(Modifier {
+            name,
+            args: args.into_iter().collect(),
+            span,
+        })
     }
 }
 
