@@ -66,8 +66,8 @@ section=$(
 Each figure is one run of \`cargo run --release --example nexmark -- --query Q --events $events --parallelism 2\`
 (\`--mode micro-batch\` with 100 ms batches; \`--csv $data\` for the files \`nexmark export\` wrote). Events per second
 count the events a run stands for: a query's sources make (or read) only the kinds it uses, and bids are 46
-of every 50 events, auctions 3, persons 1; in brackets, the records the sources made or read per second. Latency is end-to-end (due at the source to emitted) at 100,000 events/s in
-continuous mode; peak memory is the process's peak resident set (generator / CSV run).
+of every 50 events, auctions 3, persons 1; in brackets, the records the sources made or read per second. Latency is end-to-end (from the moment a source's record enters the pipeline to the emission
+of the results it feeds) at 100,000 events/s in continuous mode; peak memory is the process's peak resident set (generator / CSV run).
 
 | query | generator, continuous | generator, micro-batch | CSV, continuous | latency p50 / p99 | peak memory |
 |---|---|---|---|---|---|
