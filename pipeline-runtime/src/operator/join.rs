@@ -156,7 +156,7 @@ where
 }
 
 /// The stream-table join before linking.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct TableJoinStage {
     pub(crate) node: usize,
 }
