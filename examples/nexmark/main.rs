@@ -310,6 +310,8 @@ mod latency {
         last: Vec<AtomicU64>,
         micros: Mutex<hdrhistogram::Histogram<u64>>,
         untraced: AtomicU64,
+        /// The latest millisecond of event time that entered, plus one.
+        seen_until: AtomicU64,
         /// Results with no event time to trace (running aggregates,
         /// processing-time windows).
         untimed: AtomicU64,
@@ -332,6 +334,7 @@ mod latency {
                 hdrhistogram::Histogram::new(3).expect("3 significant digits are valid"),
             ),
             untraced: AtomicU64::new(0),
+            seen_until: AtomicU64::new(0),
             untimed: AtomicU64::new(0),
         };
         let _ = PROBE.set(probe);
@@ -345,6 +348,7 @@ mod latency {
         if let (Some(first), Some(last)) = (probe.first.get(ms), probe.last.get(ms)) {
             first.fetch_min(now, Ordering::Relaxed);
             last.fetch_max(now, Ordering::Relaxed);
+            probe.seen_until.fetch_max(ms as u64 + 1, Ordering::Relaxed);
         }
     }
 
@@ -356,21 +360,25 @@ mod latency {
             return;
         };
         let entered = match input {
-            Input::Own(t) => probe
-                .first
-                .get((t.as_millis() - probe.base) as usize)
+            Input::Own(t) => usize::try_from(t.as_millis() - probe.base)
+                .ok()
+                .and_then(|ms| probe.first.get(ms))
                 .map(|a| a.load(Ordering::Relaxed)),
             // The last millisecond up to `t` that had events of the kinds
             // the query reads (a query of persons sees few milliseconds).
-            Input::Until(t) => {
-                let ms = ((t.as_millis() - probe.base) as usize).min(probe.last.len() - 1);
-                probe.last[..=ms]
-                    .iter()
-                    .rev()
-                    .take(1000)
-                    .map(|a| a.load(Ordering::Relaxed))
-                    .find(|&n| n != 0)
-            }
+            // Only a later event can have moved the watermark past `t`:
+            // windows that close because the input ended are not traced.
+            Input::Until(t) => usize::try_from(t.as_millis() - probe.base)
+                .ok()
+                .filter(|&ms| ms + 1 < probe.seen_until.load(Ordering::Relaxed) as usize)
+                .and_then(|ms| {
+                    probe.last[..=ms]
+                        .iter()
+                        .rev()
+                        .take(1000)
+                        .map(|a| a.load(Ordering::Relaxed))
+                        .find(|&n| n != 0)
+                }),
         }
         .filter(|&n| n != 0 && n != u64::MAX);
         let Some(entered) = entered else {

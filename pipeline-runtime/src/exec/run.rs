@@ -64,7 +64,9 @@ pub struct NodeStats {
     pub records_in: u64,
     /// Records out (for a sink: written).
     pub records_out: u64,
-    /// Bad records skipped (sources with `on_error: skip`).
+    /// Records dropped: bad records a source skipped (`on_error: skip`),
+    /// records too late for their windows, or records of a stream-table
+    /// join that never met a row.
     pub skipped: u64,
 }
 
@@ -117,6 +119,9 @@ impl RunOutcome {
                 if s.skipped > 0 {
                     let what = match s.kind {
                         NodeKind::Source => "bad skipped",
+                        // The stream-table join's stage: records whose key
+                        // never got a row.
+                        NodeKind::Stage if s.label == "join" => "unmatched dropped",
                         _ => "late dropped",
                     };
                     part.push_str(&format!(" ({} {what})", s.skipped));

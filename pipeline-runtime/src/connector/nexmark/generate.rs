@@ -371,8 +371,10 @@ fn next_long_below(random: &mut JavaRandom, n: i64) -> i64 {
 
 /// A log-uniform price from 1.00 to 1,000,000.00, in cents.
 fn next_price(random: &mut JavaRandom) -> u64 {
-    // Java's Math.round is floor(x + 1/2). The value is positive and below
-    // 2^27, where adding 1/2 is exact, and the conversion truncates: the
+    // Java's Math.round is floor(x + 1/2). The value lies in [100, 1e8):
+    // there the rounded sum x + 0.5 has the same floor as the exact one
+    // (rounding can only carry it up to a whole number, never past one),
+    // and the conversion truncates, which for a positive value is the
     // floor.
     (10.0_f64.powf(random.next_double() * 6.0) * 100.0 + 0.5) as u64
 }

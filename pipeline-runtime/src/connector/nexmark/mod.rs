@@ -34,8 +34,9 @@ use std::path::{Path, PathBuf};
 pub struct NexmarkSettings {
     /// How many events; unbounded when absent.
     pub events: Option<u64>,
-    /// Events per second of wall-clock time over all instances; as fast as
-    /// possible when absent.
+    /// Events per second of wall-clock time over all instances (a source
+    /// of one kind makes its share of them, at least one record a second);
+    /// as fast as possible when absent.
     pub rate: Option<u64>,
     /// Events per second of event time (10,000, as Beam's default).
     pub event_rate: u64,
@@ -188,10 +189,20 @@ impl<T: NexmarkRecord> SourceConnector<T> for Nexmark {
             event_rate: settings.event_rate,
             ..self.generator
         };
+        if settings.rate == Some(0) {
+            return invalid(
+                "rate",
+                "must be at least 1 event per second; leave it out for no limit",
+            );
+        }
         let indices = GeneratorSettings {
             count: settings.events.map(T::count_in),
-            // The rate counts every event, so one kind comes at its share.
-            rate: settings.rate.map(|r| (r * T::share() / 50).max(1)),
+            // The rate counts every event, so one kind comes at its share
+            // (at least one record a second).
+            rate: settings.rate.map(|r| {
+                let share = u128::from(r) * u128::from(T::share()) / 50;
+                u64::try_from(share).unwrap_or(u64::MAX).max(1)
+            }),
         };
         IndexGenerator::new(move |i| T::make(&generator, i)).instances(indices, ctx)
     }
