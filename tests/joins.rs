@@ -162,7 +162,14 @@ fn table_join_pairs_every_record_with_its_key_s_row_even_when_the_row_comes_late
         .map(|i| (i, format!("user {}", i % 100)))
         .collect();
     for (what, opts) in settings() {
-        let got: Vec<(u64, String)> = TableJoin::run_with(opts).unwrap().collected("out").unwrap();
+        let outcome = TableJoin::run_with(opts).unwrap();
+        // The join takes 3000 orders and 100 rows and emits 3000 pairs.
+        assert!(
+            outcome.summary().contains("join 3100→3000"),
+            "{what}: {}",
+            outcome.summary()
+        );
+        let got: Vec<(u64, String)> = outcome.collected("out").unwrap();
         assert_eq!(got.len(), want.len(), "{what}");
         assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want, "{what}");
     }

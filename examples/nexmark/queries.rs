@@ -362,33 +362,6 @@ impl Aggregate<Bid> for HighestBids {
     }
 }
 
-/// The highest of several windows' highest bids (to combine partial
-/// results).
-impl<K> Aggregate<Windowed<K, Vec<Bid>>> for HighestBids {
-    type Acc = Vec<Bid>;
-    type Out = Vec<Bid>;
-
-    fn create(&self) -> Self::Acc {
-        Vec::new()
-    }
-
-    fn add(&self, acc: &mut Self::Acc, item: &Windowed<K, Vec<Bid>>) {
-        for bid in &item.value {
-            keep_highest(acc, bid.clone(), |b| b.price);
-        }
-    }
-
-    fn merge(&self, acc: &mut Self::Acc, other: Self::Acc) {
-        for bid in other {
-            keep_highest(acc, bid, |b| b.price);
-        }
-    }
-
-    fn result(&self, acc: &Self::Acc) -> Self::Out {
-        acc.clone()
-    }
-}
-
 /// Adds `item` to `acc`, which holds the items with the highest `by`.
 fn keep_highest<T>(acc: &mut Vec<T>, item: T, by: impl Fn(&T) -> u64) {
     match acc.first().map(&by) {

@@ -87,7 +87,12 @@ impl Graph {
             NodeKind::Sink => false,
             NodeKind::Stage => matches!(
                 label.as_str(),
-                "filter" | "filter_map" | "flat_map" | "window aggregate"
+                "filter"
+                    | "filter_map"
+                    | "flat_map"
+                    | "window aggregate"
+                    | "join"
+                    | "interval join"
             ),
         };
         let index = self.nodes.len();

@@ -113,10 +113,13 @@ where
         });
         match item {
             Side::Left(left) => match &slot.latest {
-                Some(right) => self.next.push(Joined {
-                    left,
-                    right: right.clone(),
-                }),
+                Some(right) => {
+                    self.meter.record_out();
+                    self.next.push(Joined {
+                        left,
+                        right: right.clone(),
+                    })
+                }
                 None => {
                     slot.waiting.push(left);
                     Ok(())
@@ -124,6 +127,7 @@ where
             },
             Side::Right(right) => {
                 for left in slot.waiting.drain(..) {
+                    self.meter.record_out();
                     self.next.push(Joined {
                         left,
                         right: right.clone(),
@@ -237,6 +241,7 @@ where
                 let (from, to) = (time.plus_millis(lower), time.plus_millis(upper));
                 for (t, right) in &buffers.right {
                     if from <= *t && *t <= to {
+                        self.meter.record_out();
                         self.next.push(Joined {
                             left: left.clone(),
                             right: right.clone(),
@@ -250,6 +255,7 @@ where
                 let (from, to) = (time.plus_millis(-upper), time.plus_millis(-lower));
                 for (t, left) in &buffers.left {
                     if from <= *t && *t <= to {
+                        self.meter.record_out();
                         self.next.push(Joined {
                             left: left.clone(),
                             right: right.clone(),
