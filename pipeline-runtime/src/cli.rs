@@ -77,9 +77,50 @@ pub struct RunArgs {
     /// Shared options.
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Checkpoint options.
+    #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
     /// Do not print the summary line.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// The checkpoint flags of `run`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Take checkpoints in this directory, and start from the newest
+    /// complete one found there: state, source positions and sink output
+    /// survive a crash, and output is written exactly once.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// How often to take a checkpoint, e.g. `10s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, default_value = "10s", requires = "checkpoint_dir")]
+    pub checkpoint_interval: std::time::Duration,
+    /// How many complete checkpoints to keep.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), requires = "checkpoint_dir")]
+    pub checkpoints_retained: u32,
+    /// Start from this checkpoint directory rather than the newest in
+    /// `--checkpoint-dir`.
+    #[arg(long, value_name = "DIR", requires = "checkpoint_dir")]
+    pub restore_from: Option<PathBuf>,
+    /// Start even if the checkpoint has state of a stage the pipeline no
+    /// longer has (that state is dropped).
+    #[arg(long, requires = "checkpoint_dir")]
+    pub allow_non_restored_state: bool,
+}
+
+impl CheckpointArgs {
+    /// The checkpoint options these flags give, if checkpoints are on.
+    pub fn options(&self) -> Option<crate::checkpoint::CheckpointOptions> {
+        let dir = self.checkpoint_dir.clone()?;
+        Some(crate::checkpoint::CheckpointOptions {
+            dir,
+            interval: self.checkpoint_interval,
+            retain: self.checkpoints_retained as usize,
+            restore_from: self.restore_from.clone(),
+            allow_non_restored_state: self.allow_non_restored_state,
+        })
+    }
 }
 
 /// Options of `describe`.
@@ -133,6 +174,7 @@ impl CommonArgs {
             parallelism: self.parallelism.map(|p| p as usize),
             settings,
             mode,
+            checkpoint: None,
         })
     }
 }
@@ -271,11 +313,19 @@ where
     };
     init_logging();
     let result = match &cli.command {
-        Command::Run(args) => args.common.options().and_then(P::run_with).map(|outcome| {
-            if !args.quiet {
-                eprintln!("{}", outcome.summary());
-            }
-        }),
+        Command::Run(args) => args
+            .common
+            .options()
+            .map(|mut options| {
+                options.checkpoint = args.checkpoints.options();
+                options
+            })
+            .and_then(P::run_with)
+            .map(|outcome| {
+                if !args.quiet {
+                    eprintln!("{}", outcome.summary());
+                }
+            }),
         Command::Describe(args) => args
             .common
             .options()

@@ -202,6 +202,9 @@ pub enum ErrorKind {
     /// A worker thread could not be started or ended abnormally.
     #[error("executor: {0}")]
     Executor(String),
+    /// A checkpoint could not be taken or restored.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 impl PipelineError {

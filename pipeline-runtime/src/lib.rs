@@ -11,6 +11,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod connector;

@@ -2,7 +2,9 @@
 //! line; a sink writing one file.
 
 use super::lines::{EncodedWriter, LineOrigin, LineReader, Output, trim_line_end};
+use super::parts::PartFiles;
 use super::{SinkConnector, SinkCtx, SourceConnector, SourceCtx};
+use crate::ConfigError;
 use crate::ErrorKind;
 use crate::exec::origin::{Origin, RunEnv};
 use crate::format::{Decode, Encode};
@@ -122,6 +124,8 @@ where
                         current: None,
                         line: Vec::new(),
                         header: settings.header,
+                        done: Vec::new(),
+                        resume: std::collections::HashMap::new(),
                     },
                     decoder: self.decoder.clone(),
                     bad: ctx.bad_input(i),
@@ -145,6 +149,13 @@ struct Unit {
     path: PathBuf,
     start: u64,
     end: u64,
+}
+
+impl Unit {
+    /// The range's name in checkpoints: its file and first byte.
+    fn key(&self) -> String {
+        format!("{}@{}", self.path.display(), self.start)
+    }
 }
 
 fn split_files(source: &str, files: &[PathBuf], chunk: u64) -> Result<Vec<Unit>> {
@@ -197,6 +208,8 @@ struct OpenFile {
     /// Whether the range starts at the file's start (its line 1 is the
     /// file's).
     at_start: bool,
+    /// The range's name in checkpoints.
+    key: String,
 }
 
 /// Lines of a list of file ranges, one after the other.
@@ -209,6 +222,11 @@ struct FileLines {
     /// Whether files start with a header, which a range inside the file
     /// reads first.
     header: bool,
+    /// Ranges read to their end (by any instance, before a restore).
+    done: Vec<String>,
+    /// Where to go on in ranges a checkpoint stopped inside: byte offset
+    /// and lines read.
+    resume: std::collections::HashMap<String, (u64, u64)>,
 }
 
 impl FileLines {
@@ -228,6 +246,35 @@ impl FileLines {
         let mut reader = BufReader::with_capacity(256 * 1024, handle);
         let mut header = None;
         let mut pos = unit.start;
+        let key = unit.key();
+        if let Some(&(at, line_no)) = self.resume.get(&key) {
+            // Going on after a checkpoint: `at` starts a line.
+            if self.header {
+                let mut line = Vec::new();
+                reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| self.io_error("cannot read the header".into(), path, e))?;
+                header = Some(line);
+            }
+            reader
+                .seek(SeekFrom::Start(at))
+                .map_err(|e| self.io_error(format!("cannot seek to byte {at}"), path, e))?;
+            return Ok(OpenFile {
+                reader,
+                name: if unit.start == 0 {
+                    path.display().to_string()
+                } else {
+                    format!("{} from byte {}", path.display(), unit.start)
+                },
+                line_no,
+                pos: at,
+                end: unit.end,
+                header,
+                path: path.clone(),
+                at_start: false,
+                key,
+            });
+        }
         if unit.start > 0 {
             let mut skipped = Vec::new();
             if self.header {
@@ -259,6 +306,7 @@ impl FileLines {
             header,
             path: path.clone(),
             at_start: unit.start == 0,
+            key,
         })
     }
 }
@@ -288,6 +336,7 @@ impl LineReader for FileLines {
                 f(&file.name, 0, true, trim_line_end(&header))?;
             }
             if file.pos >= file.end {
+                self.done.push(std::mem::take(&mut file.key));
                 self.current = None;
                 continue;
             }
@@ -305,6 +354,7 @@ impl LineReader for FileLines {
                 })
             })?;
             if n == 0 {
+                self.done.push(std::mem::take(&mut file.key));
                 self.current = None;
                 continue;
             }
@@ -316,6 +366,49 @@ impl LineReader for FileLines {
         }
         Ok(true)
     }
+
+    /// The ranges read to their end and where the current one is: a
+    /// restore at any parallelism goes on from there.
+    fn position(&self) -> Option<serde_json::Value> {
+        let at = self
+            .current
+            .as_ref()
+            .map(|f| serde_json::json!({ "range": f.key, "byte": f.pos, "line": f.line_no }));
+        Some(serde_json::json!({ "done": self.done, "at": at }))
+    }
+
+    fn restore(&mut self, _instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        let mut done = std::collections::HashSet::new();
+        for s in saved.iter().flatten() {
+            let ranges = s.get("done").and_then(serde_json::Value::as_array);
+            done.extend(
+                ranges
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(str::to_owned)),
+            );
+            if let Some(at) = s.get("at").filter(|a| !a.is_null()) {
+                let range = at.get("range").and_then(serde_json::Value::as_str);
+                let byte = at.get("byte").and_then(serde_json::Value::as_u64);
+                let line = at.get("line").and_then(serde_json::Value::as_u64);
+                match (range, byte, line) {
+                    (Some(r), Some(b), Some(l)) => {
+                        self.resume.insert(r.to_owned(), (b, l));
+                    }
+                    _ => {
+                        return Err(crate::checkpoint::error(format!(
+                            "source `{}`: a saved file position is damaged: {at}",
+                            self.source
+                        )));
+                    }
+                }
+            }
+        }
+        self.units.retain(|u| !done.contains(&u.key()));
+        self.done = done.into_iter().collect();
+        self.done.sort();
+        Ok(())
+    }
 }
 
 /// Settings of the file sink.
@@ -323,7 +416,11 @@ impl LineReader for FileLines {
 #[serde(deny_unknown_fields)]
 pub struct FileSinkSettings {
     /// The file to write; it is created or truncated when the first record
-    /// arrives. Its directory must exist.
+    /// arrives, and its directory must exist. A directory (one that exists,
+    /// or a path ending in `/`) gets part files instead, published exactly
+    /// once: each instance writes `part-IIII-SSSSSSSS` files, renamed into
+    /// place from a hidden staging name when the checkpoint that covers
+    /// them is complete (or when the input ends, without checkpoints).
     pub path: PathBuf,
     /// Append to the file rather than truncate it.
     #[serde(default)]
@@ -371,9 +468,43 @@ impl<E> FileSink<E> {
 impl<T, E: Encode<T>> SinkConnector<T> for FileSink<E> {
     type Settings = FileSinkSettings;
     const KIND: &'static str = "file";
-    type Writer = EncodedWriter<E, SharedFile>;
+    type Writer = EncodedWriter<E, FileOutput>;
 
     fn writers(self, settings: FileSinkSettings, ctx: &SinkCtx) -> Result<Vec<Self::Writer>> {
+        let is_dir =
+            settings.path.is_dir() || settings.path.as_os_str().to_string_lossy().ends_with('/');
+        if is_dir {
+            if settings.append {
+                return Err(ConfigError::Invalid {
+                    name: format!("{}.append", ctx.name()),
+                    message: "a directory gets new part files; `append` applies to one file".into(),
+                }
+                .into());
+            }
+            let shared = Arc::default();
+            return Ok((0..ctx.parallelism())
+                .map(|instance| {
+                    let parts = PartFiles::new(
+                        ctx.name(),
+                        settings.path.clone(),
+                        instance,
+                        ctx.checkpointing,
+                        Arc::clone(&shared),
+                    );
+                    EncodedWriter::new(ctx.name(), self.encoder.clone(), FileOutput::Parts(parts))
+                })
+                .collect());
+        }
+        if ctx.checkpointing {
+            return Err(ConfigError::Invalid {
+                name: format!("{}.path", ctx.name()),
+                message: format!(
+                    "with checkpoints, the file sink writes exactly once into a directory of part files; `{}` is a file: give a directory (ending in `/`)",
+                    settings.path.display()
+                ),
+            }
+            .into());
+        }
         let shared = Arc::new(Mutex::new(FileState::Closed {
             pending: ctx.parallelism(),
         }));
@@ -382,15 +513,62 @@ impl<T, E: Encode<T>> SinkConnector<T> for FileSink<E> {
                 EncodedWriter::new(
                     ctx.name(),
                     self.encoder.clone(),
-                    SharedFile {
+                    FileOutput::Shared(SharedFile {
                         sink: ctx.name().to_owned(),
                         path: settings.path.clone(),
                         append: settings.append,
                         state: shared.clone(),
-                    },
+                    }),
                 )
             })
             .collect())
+    }
+}
+
+/// Where a file sink instance writes: one file shared by the instances, or
+/// its own part files in a directory.
+#[derive(Debug)]
+pub enum FileOutput {
+    /// One file.
+    Shared(SharedFile),
+    /// Part files, published exactly once.
+    Parts(PartFiles),
+}
+
+impl Output for FileOutput {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        match self {
+            FileOutput::Shared(f) => f.write(bytes),
+            FileOutput::Parts(p) => p.write(bytes),
+        }
+    }
+
+    fn close(&mut self) -> Result<()> {
+        match self {
+            FileOutput::Shared(f) => f.close(),
+            FileOutput::Parts(p) => p.close(),
+        }
+    }
+
+    fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        match self {
+            FileOutput::Shared(f) => f.snapshot(snapshot),
+            FileOutput::Parts(p) => p.snapshot(snapshot),
+        }
+    }
+
+    fn restore(&mut self, restore: &crate::checkpoint::Restore<'_>) -> Result<()> {
+        match self {
+            FileOutput::Shared(f) => f.restore(restore),
+            FileOutput::Parts(p) => p.restore(restore),
+        }
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        match self {
+            FileOutput::Shared(f) => f.commit(epoch),
+            FileOutput::Parts(p) => p.commit(epoch),
+        }
     }
 }
 
@@ -503,6 +681,8 @@ mod tests {
             current: None,
             line: Vec::new(),
             header,
+            done: Vec::new(),
+            resume: std::collections::HashMap::new(),
         };
         let mut out = Vec::new();
         while lines

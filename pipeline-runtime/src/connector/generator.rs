@@ -140,6 +140,34 @@ impl<T: Send, F: FnMut(u64) -> T + Send> Origin<T> for GeneratorOrigin<F> {
             Fill::More
         })
     }
+
+    fn snapshot(
+        &mut self,
+        _snapshot: &mut crate::checkpoint::Snapshot<'_>,
+    ) -> Result<Option<serde_json::Value>> {
+        Ok(Some(serde_json::json!({ "next": self.next })))
+    }
+
+    /// Goes on from the saved index; instance `i` of `p` makes the indices
+    /// `i, i + p, ..`, so the parallelism must be the same as then.
+    fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        if saved.len() as u64 != self.step {
+            return Err(crate::checkpoint::error(format!(
+                "a generator restores only at the parallelism it was checkpointed at ({}, now {})",
+                saved.len(),
+                self.step
+            )));
+        }
+        if let Some(next) = saved
+            .get(instance)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.get("next"))
+            .and_then(serde_json::Value::as_u64)
+        {
+            self.next = next;
+        }
+        Ok(())
+    }
 }
 
 /// Emits the items of an iterator, in order, from one instance.
@@ -181,11 +209,18 @@ where
     const KIND: &'static str = "iter";
 
     fn instances(self, _s: NoSettings, _ctx: &mut SourceCtx) -> Result<Vec<Box<dyn Origin<T>>>> {
-        Ok(vec![Box::new(IterOrigin(self.items.into_iter()))])
+        Ok(vec![Box::new(IterOrigin {
+            items: self.items.into_iter(),
+            taken: 0,
+        })])
     }
 }
 
-struct IterOrigin<I>(I);
+struct IterOrigin<I> {
+    items: I,
+    /// Items taken so far.
+    taken: u64,
+}
 
 impl<T: Send, I: Iterator<Item = T> + Send> Origin<T> for IterOrigin<I> {
     fn open(&mut self, _env: &RunEnv) -> Result<()> {
@@ -193,11 +228,37 @@ impl<T: Send, I: Iterator<Item = T> + Send> Origin<T> for IterOrigin<I> {
     }
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
-        buf.extend(self.0.by_ref().take(BATCH));
+        buf.extend(self.items.by_ref().take(BATCH));
+        self.taken += buf.len() as u64;
         Ok(if buf.len() < BATCH {
             Fill::End
         } else {
             Fill::More
         })
+    }
+
+    fn snapshot(
+        &mut self,
+        _snapshot: &mut crate::checkpoint::Snapshot<'_>,
+    ) -> Result<Option<serde_json::Value>> {
+        Ok(Some(serde_json::json!({ "taken": self.taken })))
+    }
+
+    /// Skips the items taken before the checkpoint (the items are made
+    /// again by the pipeline's code, in the same order).
+    fn restore(&mut self, _instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        let taken = saved
+            .first()
+            .and_then(Option::as_ref)
+            .and_then(|s| s.get("taken"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        for _ in 0..taken {
+            if self.items.next().is_none() {
+                break;
+            }
+        }
+        self.taken = taken;
+        Ok(())
     }
 }

@@ -23,6 +23,17 @@ pub(crate) trait LineReader: Send + 'static {
     fn read<F>(&mut self, max: usize, f: F) -> Result<bool>
     where
         F: FnMut(&str, u64, bool, &[u8]) -> Result<()>;
+
+    /// Where the reader is, for a checkpoint; `None` if it cannot go back.
+    fn position(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Goes back to where the source was (see [`Origin::restore`]).
+    fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        let _ = (instance, saved);
+        Ok(())
+    }
 }
 
 /// Removes a trailing `\n` or `\r\n`.
@@ -104,14 +115,42 @@ where
             Ok(Fill::End)
         }
     }
+
+    fn snapshot(
+        &mut self,
+        snapshot: &mut crate::checkpoint::Snapshot<'_>,
+    ) -> Result<Option<serde_json::Value>> {
+        self.bad.snapshot(snapshot)?;
+        Ok(self.reader.position())
+    }
+
+    fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        self.reader.restore(instance, saved)
+    }
 }
 
-/// Where encoded bytes go: stdout or a shared file.
+/// Where encoded bytes go: stdout, a shared file, or part files.
 pub trait Output: Send + 'static {
     /// Writes a chunk of whole lines.
     fn write(&mut self, bytes: &[u8]) -> Result<()>;
     /// Flushes to the OS at the end of input.
     fn close(&mut self) -> Result<()>;
+    /// Stages what was written since the last checkpoint (see
+    /// [`Push::snapshot`]); the default publishes at once.
+    fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        let _ = snapshot;
+        Ok(())
+    }
+    /// Publishes again what the restored checkpoint staged.
+    fn restore(&mut self, restore: &crate::checkpoint::Restore<'_>) -> Result<()> {
+        let _ = restore;
+        Ok(())
+    }
+    /// Publishes what was staged for checkpoints up to `epoch`.
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        let _ = epoch;
+        Ok(())
+    }
 }
 
 /// Bytes kept per writer before they are written out.
@@ -161,6 +200,19 @@ impl<T, E: Encode<T>, O: Output> Push<T> for EncodedWriter<E, O> {
             self.buf.clear();
         }
         Ok(())
+    }
+
+    fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        self.flush()?;
+        self.out.snapshot(snapshot)
+    }
+
+    fn restore(&mut self, restore: &crate::checkpoint::Restore<'_>) -> Result<()> {
+        self.out.restore(restore)
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.out.commit(epoch)
     }
 
     fn finish(&mut self) -> Result<()> {

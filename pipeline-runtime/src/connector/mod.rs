@@ -10,6 +10,7 @@ pub mod discard;
 pub mod file;
 pub mod generator;
 pub mod nexmark;
+pub mod parts;
 pub mod socket;
 pub mod stdio;
 
@@ -112,6 +113,7 @@ pub struct SinkCtx {
     pub(crate) name: String,
     pub(crate) parallelism: usize,
     pub(crate) collectors: collect::Collectors,
+    pub(crate) checkpointing: bool,
 }
 
 impl SinkCtx {
@@ -123,6 +125,12 @@ impl SinkCtx {
     /// How many writers to make.
     pub fn parallelism(&self) -> usize {
         self.parallelism
+    }
+
+    /// Whether the run takes checkpoints: sinks that can should then stage
+    /// their output and publish it on [`Push::commit`].
+    pub fn checkpointing(&self) -> bool {
+        self.checkpointing
     }
 }
 
@@ -241,6 +249,14 @@ impl BadInput {
     pub fn flush(&mut self) -> Result<()> {
         match &mut self.dead {
             Some(tx) => tx.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Passes a checkpoint barrier to the dead-letter stream.
+    pub fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        match &mut self.dead {
+            Some(tx) => tx.snapshot(snapshot),
             None => Ok(()),
         }
     }

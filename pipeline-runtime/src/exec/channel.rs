@@ -10,6 +10,7 @@ use crate::ErrorKind;
 use crate::operator::Push;
 use crate::{PipelineError, Result, Timestamp};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 
 /// Records per batch sent across a channel.
@@ -21,11 +22,25 @@ pub const CAPACITY: usize = 16;
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What travels across a channel: batches of records and control messages.
-/// Checkpoint barriers join this protocol later.
+/// Every message names its sender's slot, so a receiver can hold back one
+/// sender's messages while it aligns checkpoint barriers.
 #[derive(Debug)]
 pub enum Message<T> {
     /// A batch of records.
-    Batch(Vec<T>),
+    Batch {
+        /// The sender's slot at this channel's receiving end.
+        from: usize,
+        /// The records.
+        records: Vec<T>,
+    },
+    /// Checkpoint barrier `epoch`: everything the sender sent before it
+    /// belongs to the checkpoint, everything after to the next.
+    Barrier {
+        /// The sender's slot at this channel's receiving end.
+        from: usize,
+        /// The checkpoint.
+        epoch: u64,
+    },
     /// Event time of the sender in slot `from` has reached `at`.
     Watermark {
         /// The sender's slot at this channel's receiving end.
@@ -46,6 +61,19 @@ pub enum Message<T> {
     },
 }
 
+impl<T> Message<T> {
+    /// The sender's slot.
+    fn from(&self) -> usize {
+        match self {
+            Message::Batch { from, .. }
+            | Message::Barrier { from, .. }
+            | Message::Watermark { from, .. }
+            | Message::Idle { from }
+            | Message::End { from } => *from,
+        }
+    }
+}
+
 /// A fresh bounded channel.
 pub(crate) fn channel<T>() -> (Sender<Message<T>>, Receiver<Message<T>>) {
     crossbeam_channel::bounded(CAPACITY)
@@ -60,6 +88,11 @@ fn send<T>(tx: &Sender<Message<T>>, msg: Message<T>) -> Result<()> {
 /// its watermark is the minimum over the senders' (an ended or idle sender
 /// does not hold it back, as Flink's watermark status works). When every
 /// open sender is idle, so is this input.
+///
+/// Checkpoint barriers are aligned: once a sender's barrier arrives, what
+/// that sender sends next is held back until every sender still open has
+/// sent the same barrier; then the barrier is reported
+/// ([`Fill::Barrier`]) and the held messages are read next.
 #[derive(Debug)]
 pub(crate) struct ChannelOrigin<T> {
     rx: Receiver<Message<T>>,
@@ -72,6 +105,15 @@ pub(crate) struct ChannelOrigin<T> {
     reported_idle: bool,
     /// The combined watermark last passed on.
     current: Timestamp,
+    /// The barrier being aligned, and which senders have sent it.
+    aligning: Option<u64>,
+    arrived: Vec<bool>,
+    /// Messages of senders whose barrier came, held until alignment ends.
+    held: VecDeque<Message<T>>,
+    /// Held messages to read before the channel.
+    replay: VecDeque<Message<T>>,
+    /// Control results to report, in order, before reading more.
+    queued: VecDeque<Fill>,
 }
 
 impl<T> ChannelOrigin<T> {
@@ -83,6 +125,11 @@ impl<T> ChannelOrigin<T> {
             idle: vec![false; senders],
             reported_idle: false,
             current: Timestamp::MIN,
+            aligning: None,
+            arrived: vec![false; senders],
+            held: VecDeque::new(),
+            replay: VecDeque::new(),
+            queued: VecDeque::new(),
         }
     }
 
@@ -123,18 +170,18 @@ impl<T> ChannelOrigin<T> {
 
     /// Marks sender `from` idle: the others' watermarks may now advance
     /// without it, or, when every open sender is idle, this input is.
-    fn go_idle(&mut self, from: usize) -> Fill {
+    fn go_idle(&mut self, from: usize) -> Option<Fill> {
         if let Some(idle) = self.idle.get_mut(from) {
             *idle = true;
         }
         match self.combined() {
-            Some(w) => Fill::Watermark(w),
+            Some(w) => Some(Fill::Watermark(w)),
             None => self.idle_if_all_are(),
         }
     }
 
     /// `Idle`, once, when every sender that has not ended is idle.
-    fn idle_if_all_are(&mut self) -> Fill {
+    fn idle_if_all_are(&mut self) -> Option<Fill> {
         let all_idle = self
             .watermarks
             .iter()
@@ -142,47 +189,79 @@ impl<T> ChannelOrigin<T> {
             .all(|(w, idle)| *idle || *w == Timestamp::MAX);
         if all_idle && !self.reported_idle {
             self.reported_idle = true;
-            return Fill::Idle;
+            return Some(Fill::Idle);
         }
-        Fill::More
+        None
     }
-}
 
-impl<T> ChannelOrigin<T> {
-    /// Appends batches that are already waiting, up to a full batch: under
-    /// load, small batches (from upstream flushes) merge again; when idle,
-    /// nothing waits for more input. Stops at a control message, which it
-    /// handles: the result says what the caller should report.
-    fn take_waiting(&mut self, buf: &mut Vec<T>) -> Fill {
-        while buf.len() < BATCH {
-            match self.rx.try_recv() {
-                Ok(Message::Batch(mut more)) => buf.append(&mut more),
-                Ok(message) => return self.control(message),
-                Err(_) => break,
+    /// Ends the alignment if every open sender has sent the barrier.
+    fn check_aligned(&mut self) {
+        let Some(epoch) = self.aligning else {
+            return;
+        };
+        let done = self
+            .watermarks
+            .iter()
+            .zip(&self.arrived)
+            .all(|(w, arrived)| *arrived || *w == Timestamp::MAX);
+        if done {
+            self.aligning = None;
+            self.arrived.iter_mut().for_each(|a| *a = false);
+            self.replay.extend(self.held.drain(..));
+            self.queued.push_back(Fill::Barrier(epoch));
+        }
+    }
+
+    /// Takes one message: records go into `buf`, control results are
+    /// queued, messages of an aligned sender are held.
+    fn receive(&mut self, message: Message<T>, buf: &mut Vec<T>) {
+        if self.aligning.is_some() && self.arrived.get(message.from()) == Some(&true) {
+            self.held.push_back(message);
+            return;
+        }
+        let fill = match message {
+            Message::Batch { mut records, .. } => {
+                if buf.is_empty() {
+                    *buf = records;
+                } else {
+                    buf.append(&mut records);
+                }
+                None
             }
-        }
-        Fill::More
-    }
-
-    /// Handles a control message.
-    fn control(&mut self, message: Message<T>) -> Fill {
-        match message {
-            Message::Batch(_) => Fill::More,
-            Message::Watermark { from, at } => match self.advance(from, at) {
-                Some(w) => Fill::Watermark(w),
-                None => Fill::More,
-            },
+            Message::Barrier { from, epoch } => {
+                if let Some(a) = self.arrived.get_mut(from) {
+                    *a = true;
+                }
+                self.aligning = Some(epoch);
+                self.check_aligned();
+                None
+            }
+            Message::Watermark { from, at } => self.advance(from, at).map(Fill::Watermark),
             Message::Idle { from } => self.go_idle(from),
             Message::End { from } => {
                 self.open_senders = self.open_senders.saturating_sub(1);
                 if self.open_senders == 0 {
-                    return Fill::End;
-                }
-                match self.advance(from, Timestamp::MAX) {
-                    Some(w) => Fill::Watermark(w),
-                    None => self.idle_if_all_are(),
+                    if let Some(w) = self.watermarks.get_mut(from) {
+                        *w = Timestamp::MAX;
+                    }
+                    self.check_aligned();
+                    Some(Fill::End)
+                } else {
+                    let fill = match self.advance(from, Timestamp::MAX) {
+                        Some(w) => Some(Fill::Watermark(w)),
+                        None => self.idle_if_all_are(),
+                    };
+                    if let Some(fill) = fill {
+                        self.queued.push_back(fill);
+                    }
+                    // An ended sender no longer holds an alignment back.
+                    self.check_aligned();
+                    None
                 }
             }
+        };
+        if let Some(fill) = fill {
+            self.queued.push_back(fill);
         }
     }
 }
@@ -192,22 +271,56 @@ impl<T: Send> Origin<T> for ChannelOrigin<T> {
         Ok(())
     }
 
+    fn is_source(&self) -> bool {
+        false
+    }
+
+    /// Appends batches that are already waiting, up to a full batch: under
+    /// load, small batches (from upstream flushes) merge again; when idle,
+    /// nothing waits for more input. Stops at a control result, which it
+    /// reports.
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
-        if self.open_senders == 0 {
-            return Ok(Fill::End);
-        }
-        match self.rx.recv_timeout(TICK) {
-            Ok(Message::Batch(batch)) => {
-                *buf = batch;
-                Ok(self.take_waiting(buf))
+        let deadline = std::time::Instant::now() + TICK;
+        loop {
+            if let Some(fill) = self.queued.pop_front() {
+                return Ok(fill);
             }
-            Ok(message) => Ok(self.control(message)),
-            // Nothing came: an empty batch lets the chain see the clock.
-            Err(RecvTimeoutError::Timeout) => Ok(Fill::More),
-            // Every sender is gone without sending `End`: upstream failed.
-            Err(RecvTimeoutError::Disconnected) => Err(PipelineError::from(ErrorKind::Cancelled)),
+            if self.open_senders == 0 && self.replay.is_empty() {
+                return Ok(Fill::End);
+            }
+            if buf.len() >= BATCH {
+                return Ok(Fill::More);
+            }
+            let message = match self.replay.pop_front() {
+                Some(m) => m,
+                None if buf.is_empty() => match self.rx.recv_deadline(deadline) {
+                    Ok(m) => m,
+                    // Nothing came: an empty batch lets the chain see the
+                    // clock.
+                    Err(RecvTimeoutError::Timeout) => return Ok(Fill::More),
+                    // Every sender is gone without sending `End`: upstream
+                    // failed.
+                    Err(RecvTimeoutError::Disconnected) => {
+                        return Err(PipelineError::from(ErrorKind::Cancelled));
+                    }
+                },
+                None => match self.rx.try_recv() {
+                    Ok(m) => m,
+                    Err(_) => return Ok(Fill::More),
+                },
+            };
+            self.receive(message, buf);
         }
     }
+}
+
+/// The key group of `key`: keys hash into a fixed number of groups (the
+/// maximum parallelism), which are the unit keyed state is split and
+/// rescaled by.
+#[inline]
+pub fn key_group<K: Hash + ?Sized>(key: &K) -> u16 {
+    let hash = rustc_hash::FxBuildHasher.hash_one(key);
+    (hash % MAX_PARALLELISM as u64) as u16
 }
 
 /// The instance of `parallelism` that owns `key`: keys hash into key groups
@@ -216,9 +329,7 @@ impl<T: Send> Origin<T> for ChannelOrigin<T> {
 /// key groups lets keyed state be rescaled later.
 #[inline]
 pub fn instance_for_key<K: Hash + ?Sized>(key: &K, parallelism: usize) -> usize {
-    let hash = rustc_hash::FxBuildHasher.hash_one(key);
-    let group = (hash % MAX_PARALLELISM as u64) as usize;
-    group * parallelism / MAX_PARALLELISM
+    usize::from(key_group(key)) * parallelism / MAX_PARALLELISM
 }
 
 /// Number of key groups: the largest parallelism keyed state can be spread
@@ -253,7 +364,13 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
         buf.push(item);
         if buf.len() >= BATCH {
             let full = std::mem::replace(buf, Vec::with_capacity(BATCH));
-            send(&self.targets[i], Message::Batch(full))?;
+            send(
+                &self.targets[i],
+                Message::Batch {
+                    from: self.from,
+                    records: full,
+                },
+            )?;
         }
         Ok(())
     }
@@ -262,7 +379,13 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
         for (buf, tx) in self.bufs.iter_mut().zip(&self.targets) {
             if !buf.is_empty() {
                 let part = std::mem::replace(buf, Vec::with_capacity(BATCH));
-                send(tx, Message::Batch(part))?;
+                send(
+                    tx,
+                    Message::Batch {
+                        from: self.from,
+                        records: part,
+                    },
+                )?;
             }
         }
         Ok(())
@@ -291,6 +414,22 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
         Ok(())
     }
 
+    fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        self.flush()?;
+        if let Some(epoch) = snapshot.epoch() {
+            for tx in &self.targets {
+                send(
+                    tx,
+                    Message::Barrier {
+                        from: self.from,
+                        epoch,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.flush()?;
         for tx in &self.targets {
@@ -303,8 +442,8 @@ impl<K: Hash, T> Push<(K, T)> for HashSender<K, T> {
 /// How a [`Buffered`] sender delivers: to one channel, or a copy to each of
 /// several (fan-out).
 pub(crate) trait Deliver<T> {
-    /// Sends a full or flushed batch.
-    fn batch(&mut self, batch: Vec<T>) -> Result<()>;
+    /// Sends a full or flushed batch from slot `from`.
+    fn batch(&mut self, from: usize, batch: Vec<T>) -> Result<()>;
     /// Sends a control message to every target.
     fn control(&mut self, message: impl Fn() -> Message<T>) -> Result<()>;
 }
@@ -316,8 +455,8 @@ pub(crate) struct One<T> {
 }
 
 impl<T> Deliver<T> for One<T> {
-    fn batch(&mut self, batch: Vec<T>) -> Result<()> {
-        send(&self.target, Message::Batch(batch))
+    fn batch(&mut self, from: usize, records: Vec<T>) -> Result<()> {
+        send(&self.target, Message::Batch { from, records })
     }
 
     fn control(&mut self, message: impl Fn() -> Message<T>) -> Result<()> {
@@ -332,12 +471,18 @@ pub(crate) struct Copies<T> {
 }
 
 impl<T: Clone> Deliver<T> for Copies<T> {
-    fn batch(&mut self, batch: Vec<T>) -> Result<()> {
+    fn batch(&mut self, from: usize, records: Vec<T>) -> Result<()> {
         if let Some((last, rest)) = self.targets.split_last() {
             for tx in rest {
-                send(tx, Message::Batch(batch.clone()))?;
+                send(
+                    tx,
+                    Message::Batch {
+                        from,
+                        records: records.clone(),
+                    },
+                )?;
             }
-            send(last, Message::Batch(batch))?;
+            send(last, Message::Batch { from, records })?;
         }
         Ok(())
     }
@@ -392,7 +537,7 @@ impl<T, D: Deliver<T>> Buffered<T, D> {
             return Ok(());
         }
         let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
-        self.deliver.batch(batch)
+        self.deliver.batch(self.from, batch)
     }
 }
 
@@ -420,6 +565,15 @@ impl<T, D: Deliver<T>> Push<T> for Buffered<T, D> {
         self.send_buf()?;
         let from = self.from;
         self.deliver.control(|| Message::Idle { from })
+    }
+
+    fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        self.send_buf()?;
+        let from = self.from;
+        match snapshot.epoch() {
+            Some(epoch) => self.deliver.control(|| Message::Barrier { from, epoch }),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -510,7 +664,7 @@ mod tests {
         let ts = Timestamp::from_millis;
         a.watermark(ts(10)).unwrap();
         b.watermark(ts(5)).unwrap();
-        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        // A message that changes nothing is not reported.
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(5)));
         b.idle().unwrap();
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(10)));
@@ -518,7 +672,6 @@ mod tests {
         // again, but the combined watermark never goes back.
         b.watermark(ts(7)).unwrap();
         a.watermark(ts(30)).unwrap();
-        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
         b.watermark(ts(40)).unwrap();
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(30)));
@@ -539,15 +692,58 @@ mod tests {
         let ts = Timestamp::from_millis;
         a.watermark(ts(5)).unwrap();
         b.watermark(ts(5)).unwrap();
-        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(5)));
         a.idle().unwrap();
         b.finish().unwrap();
-        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Idle);
         // Its records still count; its watermark moves time on again.
         a.watermark(ts(9)).unwrap();
         assert_eq!(o.fill(&mut buf).unwrap(), Fill::Watermark(ts(9)));
+    }
+
+    #[test]
+    fn barriers_are_aligned_and_what_follows_a_barrier_waits_for_the_others() {
+        let (tx, rx) = channel::<u64>();
+        let send = |m: Message<u64>| tx.send(m).unwrap();
+        let mut o = ChannelOrigin::new(rx, 2);
+        let mut buf = Vec::new();
+        send(Message::Batch {
+            from: 0,
+            records: vec![1],
+        });
+        send(Message::Barrier { from: 0, epoch: 1 });
+        // After its barrier, sender 0's records belong to the next
+        // checkpoint: held back.
+        send(Message::Batch {
+            from: 0,
+            records: vec![2],
+        });
+        send(Message::Batch {
+            from: 1,
+            records: vec![10],
+        });
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert_eq!(std::mem::take(&mut buf), vec![1, 10]);
+        send(Message::Barrier { from: 1, epoch: 1 });
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Barrier(1));
+        assert!(buf.is_empty());
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert_eq!(std::mem::take(&mut buf), vec![2]);
+        // A sender that ends no longer holds an alignment back.
+        send(Message::Barrier { from: 1, epoch: 2 });
+        send(Message::Batch {
+            from: 1,
+            records: vec![11],
+        });
+        send(Message::Batch {
+            from: 0,
+            records: vec![3],
+        });
+        send(Message::End { from: 0 });
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::Barrier(2));
+        assert_eq!(std::mem::take(&mut buf), vec![3]);
+        assert_eq!(o.fill(&mut buf).unwrap(), Fill::More);
+        assert_eq!(std::mem::take(&mut buf), vec![11]);
     }
 
     #[test]

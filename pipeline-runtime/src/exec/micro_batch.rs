@@ -109,6 +109,22 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
         self.inner.partitions()
     }
 
+    fn is_source(&self) -> bool {
+        self.inner.is_source()
+    }
+
+    /// Asked only between batches: checkpoints fall on batch boundaries.
+    fn snapshot(
+        &mut self,
+        snapshot: &mut crate::checkpoint::Snapshot<'_>,
+    ) -> Result<Option<serde_json::Value>> {
+        self.inner.snapshot(snapshot)
+    }
+
+    fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        self.inner.restore(instance, saved)
+    }
+
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         // A batch handed over in full has been processed by now: from its
         // first record read to here is its latency.

@@ -27,6 +27,10 @@ pub enum Fill {
     Idle,
     /// The input has ended; the buffer may hold a last batch.
     End,
+    /// The buffer holds a batch (possibly empty), after which checkpoint
+    /// barrier `epoch` came from every open input: the task snapshots its
+    /// stages (only channel ends report it).
+    Barrier(u64),
 }
 
 /// The start of a task: a source instance or the receiving end of a channel.
@@ -64,6 +68,35 @@ pub trait Origin<T>: Send {
     fn partitions(&self) -> Option<PartitionView<'_>> {
         None
     }
+
+    /// Whether this is a source instance, which starts checkpoint barriers,
+    /// rather than a channel end, which passes them on.
+    fn is_source(&self) -> bool {
+        true
+    }
+
+    /// For a checkpoint: where the source is in its input, after the
+    /// records filled so far, as the value [`restore`](Self::restore) takes
+    /// back; also passes the barrier to the source's side outputs (dead
+    /// letters). `None` (the default): the source cannot go back, so a
+    /// restart loses what it read after the checkpoint.
+    fn snapshot(
+        &mut self,
+        snapshot: &mut crate::checkpoint::Snapshot<'_>,
+    ) -> Result<Option<serde_json::Value>> {
+        let _ = snapshot;
+        Ok(None)
+    }
+
+    /// The run starts from a checkpoint: instance `instance` goes back to
+    /// where the source was, given the positions every instance saved
+    /// (`saved[i]` is instance `i`'s; their number is the parallelism
+    /// then, which may differ from now). Called before
+    /// [`open`](Self::open).
+    fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        let _ = (instance, saved);
+        Ok(())
+    }
 }
 
 /// The partitions of a multi-partition origin; see [`Origin::partitions`].
@@ -85,6 +118,8 @@ pub struct RunEnv {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) io: tokio::runtime::Handle,
     pub(crate) cancelled: Arc<AtomicBool>,
+    /// The run's checkpoints, when it takes them.
+    pub(crate) checkpoints: Option<Arc<crate::checkpoint::Checkpoints>>,
 }
 
 impl RunEnv {
@@ -113,6 +148,7 @@ impl RunEnv {
             metrics: Arc::new(Metrics::new(64)),
             io: rt.handle().clone(),
             cancelled: Arc::new(AtomicBool::new(false)),
+            checkpoints: None,
         }
     }
 }

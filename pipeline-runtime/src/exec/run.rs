@@ -6,6 +6,7 @@ use super::metrics::Metrics;
 use super::origin::RunEnv;
 use super::plan::PipelineBuilder;
 use crate::ErrorKind;
+use crate::checkpoint::Checkpoints;
 use crate::config::Settings;
 use crate::connector::collect::{CollectError, Collectors};
 use crate::operator::MeterSet;
@@ -24,6 +25,8 @@ pub struct RunOptions {
     pub settings: Settings,
     /// Continuous or micro-batch; `None` means the pipeline's default.
     pub mode: Option<super::ExecMode>,
+    /// Whether and where to take checkpoints (and restore from them).
+    pub checkpoint: Option<crate::checkpoint::CheckpointOptions>,
 }
 
 impl RunOptions {
@@ -43,6 +46,21 @@ impl RunOptions {
     /// Options with the execution mode set.
     pub fn with_mode(mut self, mode: super::ExecMode) -> Self {
         self.mode = Some(mode);
+        self
+    }
+
+    /// Options with checkpoints taken (and restored) as `checkpoint` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipeline_runtime::checkpoint::CheckpointOptions;
+    /// use pipeline_runtime::exec::RunOptions;
+    /// let opts = RunOptions::default().with_checkpoints(CheckpointOptions::new("chk"));
+    /// assert!(opts.checkpoint.is_some());
+    /// ```
+    pub fn with_checkpoints(mut self, checkpoint: crate::checkpoint::CheckpointOptions) -> Self {
+        self.checkpoint = Some(checkpoint);
         self
     }
 
@@ -177,10 +195,19 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
                 "cannot start the I/O runtime: {e}"
             )))
         })?;
+    let checkpoints = match &plan.checkpoint {
+        Some(options) => Some(Arc::new(Checkpoints::open(
+            options.clone(),
+            &graph,
+            plan.parallelism,
+        )?)),
+        None => None,
+    };
     let env = RunEnv {
         metrics: metrics.clone(),
         io: io.handle().clone(),
         cancelled: Arc::new(AtomicBool::new(false)),
+        checkpoints: checkpoints.clone(),
     };
     let meters = MeterSet {
         metrics: metrics.clone(),
@@ -223,7 +250,46 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
             }
         }
     }
+    let coordinator = match &checkpoints {
+        Some(cp) if spawn_error.is_none() => {
+            cp.set_instances(handles.len());
+            let (cp, cancelled) = (cp.clone(), env.cancelled.clone());
+            let spawned = std::thread::Builder::new()
+                .name("checkpoints".into())
+                .spawn(move || {
+                    let result = cp.coordinate(&cancelled);
+                    if result.is_err() {
+                        cancelled.store(true, Ordering::Relaxed);
+                    }
+                    result
+                });
+            match spawned {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    env.cancelled.store(true, Ordering::Relaxed);
+                    spawn_error = Some(PipelineError::from(ErrorKind::Executor(format!(
+                        "cannot start the checkpoint coordinator: {e}"
+                    ))));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let mut root_cause = spawn_error;
+    // A failed checkpoint is the root cause of the tasks' cancellation.
+    if let Some(handle) = coordinator {
+        let result = handle.join().unwrap_or_else(|panic| {
+            Err(ErrorKind::Executor(format!(
+                "the checkpoint coordinator panicked: {}",
+                panic_message(panic.as_ref())
+            ))
+            .into())
+        });
+        if let Err(e) = result {
+            root_cause.get_or_insert(e);
+        }
+    }
     for handle in handles {
         let result = handle.join().unwrap_or_else(|panic| {
             Err(ErrorKind::Executor(format!(

@@ -13,6 +13,7 @@ use super::origin::{Fill, Origin, RunEnv};
 use super::plan::Plan;
 use crate::ErrorKind;
 use crate::Result;
+use crate::checkpoint::{Checkpoints, Restore, Snapshot, SourcePosition, TaskReport};
 use crate::connector::BadInputPolicy;
 use crate::exec::metrics::Meter;
 use crate::operator::key_by::KeyByStage;
@@ -47,6 +48,8 @@ pub struct SourceSeg<In> {
     pub(crate) counted: Option<usize>,
     /// What its source does with bad input (`Fail` for channel ends).
     pub(crate) policy: crate::connector::BadInputPolicy,
+    /// The source's name, for a source (its positions in checkpoints).
+    pub(crate) source: Option<String>,
 }
 
 impl<In> std::fmt::Debug for SourceSeg<In> {
@@ -65,16 +68,26 @@ impl<In: Send + 'static> Segment<In> for SourceSeg<In> {
         W: Push<S::Out> + Send + 'static,
     {
         let (origins, counted) = (self.origins, self.counted);
+        let task = self.task.clone();
+        let source = self.source;
         plan.add_task(self.task, move |meters: &MeterSet| {
+            let parallelism = origins.len();
             origins
                 .into_iter()
                 .zip(writers)
-                .map(|(origin, writer)| {
+                .enumerate()
+                .map(|(instance, (origin, writer))| {
                     Box::new(ChainTask {
                         origin,
                         chain: stage.clone().link(writer, meters),
                         buf: Vec::new(),
                         meter: counted.map(|node| meters.meter(node)),
+                        task: task.clone(),
+                        source: source.clone(),
+                        instance,
+                        parallelism,
+                        taken: 0,
+                        committed: 0,
                     }) as Box<dyn TaskInstance>
                 })
                 .collect()
@@ -168,6 +181,7 @@ where
             task: self.task,
             counted: None,
             policy: BadInputPolicy::Fail,
+            source: None,
         }
         .terminate(stage, writers, plan);
     }
@@ -184,10 +198,97 @@ struct ChainTask<In, P> {
     chain: P,
     buf: Vec<In>,
     meter: Option<Meter>,
+    task: String,
+    /// The source's name, when the origin is a source instance.
+    source: Option<String>,
+    instance: usize,
+    parallelism: usize,
+    /// The newest checkpoint this instance took, and the newest it saw
+    /// complete.
+    taken: u64,
+    committed: u64,
+}
+
+impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
+    /// Starts from the checkpoint being restored, if any.
+    fn restore(&mut self, checkpoints: &Checkpoints) -> Result<()> {
+        let Some(epoch) = checkpoints.restored_epoch() else {
+            return Ok(());
+        };
+        self.taken = epoch;
+        self.committed = epoch;
+        if let Some(name) = &self.source {
+            match checkpoints.source_positions(name) {
+                Some(saved) => self.origin.restore(self.instance, &saved)?,
+                None => tracing::warn!(
+                    source = %name,
+                    "checkpoint {epoch} has no position for this source: it starts from the beginning"
+                ),
+            }
+        }
+        self.chain.restore(&Restore {
+            checkpoints,
+            instance: self.instance,
+            parallelism: self.parallelism,
+        })
+    }
+
+    /// Takes checkpoint `epoch` (`None`: the final report once the input
+    /// ended): the source's position, every stage's state, the barrier
+    /// passed on.
+    fn snapshot(&mut self, checkpoints: &Checkpoints, epoch: Option<u64>) -> Result<()> {
+        let mut snapshot = Snapshot {
+            checkpoints,
+            epoch,
+            instance: self.instance,
+            report: TaskReport {
+                task: self.task.clone(),
+                instance: self.instance,
+                ..TaskReport::default()
+            },
+        };
+        if let Some(name) = &self.source {
+            let position = self.origin.snapshot(&mut snapshot)?;
+            if position.is_none() && epoch == Some(self.committed + 1) && self.instance == 0 {
+                tracing::warn!(
+                    source = %name,
+                    "this source cannot go back to a checkpoint: after a restart, what it read since is not read again"
+                );
+            }
+            snapshot.report.source = Some(SourcePosition {
+                name: name.clone(),
+                position,
+            });
+        }
+        self.chain.snapshot(&mut snapshot)?;
+        let report = snapshot.report;
+        match epoch {
+            Some(epoch) => {
+                self.taken = epoch;
+                checkpoints.ack(epoch, report);
+            }
+            None => checkpoints.finish(report),
+        }
+        Ok(())
+    }
+
+    /// Tells the chain about checkpoints completed since it last looked.
+    fn follow_commits(&mut self, checkpoints: &Checkpoints) -> Result<()> {
+        let committed = checkpoints.committed();
+        if committed > self.committed {
+            self.committed = committed;
+            self.chain.commit(committed)?;
+        }
+        Ok(())
+    }
 }
 
 impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
     fn run(mut self: Box<Self>, env: &RunEnv) -> Result<()> {
+        let checkpoints = env.checkpoints.clone();
+        if let Some(cp) = &checkpoints {
+            self.restore(cp)?;
+        }
         self.origin.open(env)?;
         loop {
             if env.is_cancelled() {
@@ -212,10 +313,31 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                     self.chain.idle()?;
                     self.chain.flush()?;
                 }
+                Fill::Barrier(epoch) => {
+                    if let Some(cp) = &checkpoints {
+                        self.snapshot(cp, Some(epoch))?;
+                    }
+                    self.chain.flush()?;
+                }
                 Fill::End => {
                     self.chain.finish()?;
-                    return self.origin.commit();
+                    self.origin.commit()?;
+                    let Some(cp) = &checkpoints else {
+                        return Ok(());
+                    };
+                    // The last report, then the last checkpoint, which
+                    // needs every instance's; then sinks publish the rest.
+                    self.snapshot(cp, None)?;
+                    let last = cp.wait_final(&env.cancelled)?;
+                    self.committed = last;
+                    return self.chain.commit(last);
                 }
+            }
+            if let Some(cp) = &checkpoints {
+                if self.source.is_some() && cp.requested() > self.taken {
+                    self.snapshot(cp, Some(cp.requested()))?;
+                }
+                self.follow_commits(cp)?;
             }
             if self.origin.commit_due() {
                 self.chain.sync()?;

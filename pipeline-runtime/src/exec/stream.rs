@@ -15,6 +15,7 @@ use super::channel::{BroadcastSender, ChannelOrigin, ForwardSender, channel};
 use super::graph::{EdgeKind, NodeKind};
 use super::plan::Plan;
 use super::segment::{Chained, KeyedSeg, Segment, SourceSeg};
+use crate::checkpoint::StateValue;
 use crate::connector::{BadInputPolicy, SinkConnector, SinkCtx};
 use crate::exec::origin::Origin;
 use crate::operator::{Aggregate, Aggs, Identity, StageFn};
@@ -228,6 +229,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
             name: name.to_owned(),
             parallelism,
             collectors: plan.collectors.clone(),
+            checkpointing: plan.checkpoint.is_some(),
         };
         let writers = connector.writers(settings, &ctx)?;
         if writers.len() != parallelism {
@@ -278,6 +280,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
                     task: format!("fan-out {i}"),
                     counted: None,
                     policy: BadInputPolicy::Fail,
+                    source: None,
                 },
                 parallelism,
                 last,
@@ -328,6 +331,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
                 task: "union".to_owned(),
                 counted: None,
                 policy: BadInputPolicy::Fail,
+                source: None,
             },
             out,
             node,
@@ -378,8 +382,9 @@ impl<T: Send + 'static, G> Stream<T, G> {
     where
         G: Segment<T>,
         G2: Segment<R>,
-        R: Clone + Send + 'static,
-        K: Hash + Eq + Clone + Send + 'static,
+        T: StateValue,
+        R: Clone + Send + StateValue,
+        K: Hash + Eq + Clone + Send + StateValue,
         FA: FnMut(&T) -> K + Clone + Send + 'static,
         FB: FnMut(&R) -> K + Clone + Send + 'static,
     {
@@ -402,9 +407,9 @@ impl<T: Send + 'static, G> Stream<T, G> {
     where
         G: Segment<T>,
         G2: Segment<R>,
-        T: Event + Clone,
-        R: Event + Clone + Send + 'static,
-        K: Hash + Eq + Clone + Send + 'static,
+        T: Event + Clone + StateValue,
+        R: Event + Clone + Send + StateValue,
+        K: Hash + Eq + Clone + Send + StateValue,
         FA: FnMut(&T) -> K + Clone + Send + 'static,
         FB: FnMut(&R) -> K + Clone + Send + 'static,
     {
@@ -440,9 +445,9 @@ impl<T: Send + 'static, G> Stream<T, G> {
     where
         G: Segment<T>,
         G2: Segment<R>,
-        T: Clone,
-        R: Clone + Send + 'static,
-        K: Hash + Eq + Clone + Send + 'static,
+        T: Clone + StateValue,
+        R: Clone + Send + StateValue,
+        K: Hash + Eq + Clone + Send + StateValue,
         FA: FnMut(&T) -> K + Clone + Send + 'static,
         FB: FnMut(&R) -> K + Clone + Send + 'static,
         W: TimeOf<Side<T, R>> + WindowAssigner,
@@ -514,6 +519,7 @@ impl<T: Send + 'static> Stream<T, SourceSeg<T>> {
             task,
             counted,
             policy,
+            source: name,
         } = self.seg;
         let origins = origins
             .into_iter()
@@ -534,6 +540,7 @@ impl<T: Send + 'static> Stream<T, SourceSeg<T>> {
                 task,
                 counted,
                 policy,
+                source: name,
             },
             ..self
         }
@@ -556,10 +563,13 @@ where
     where
         B: FnOnce(Aggs<V>) -> A,
         A: Aggregate<V>,
+        A::Acc: StateValue,
         A::Out: Send + 'static,
+        K: StateValue,
     {
         let agg = build(Aggs::new());
-        self.inner.then("aggregate", |_node| AggregateStage { agg })
+        self.inner
+            .then("aggregate", |node| AggregateStage { agg, node })
     }
 
     /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new
@@ -567,7 +577,8 @@ where
     pub fn reduce<F>(self, f: F) -> Stream<V, Chained<G, (K, V), ReduceStage<F>>>
     where
         F: FnMut(V, V) -> V + Clone + Send + 'static,
-        V: Clone,
+        V: Clone + StateValue,
+        K: StateValue,
     {
         self.inner
             .then("reduce", |node| ReduceStage(StageFn { f, node }))
@@ -727,6 +738,7 @@ where
                 task: "late records".to_owned(),
                 counted: None,
                 policy: BadInputPolicy::Fail,
+                source: None,
             },
             1,
             node,
@@ -744,7 +756,9 @@ where
     where
         B: FnOnce(Aggs<V>) -> A,
         A: Aggregate<V>,
+        A::Acc: StateValue,
         A::Out: Send + 'static,
+        K: StateValue,
     {
         let agg = Incremental(build(Aggs::new()));
         self.then(agg)
@@ -758,7 +772,8 @@ where
     ) -> Stream<Windowed<K, O>, Chained<G, (K, V), WindowAggregateStage<ProcessAll<F>, W, V>>>
     where
         F: Fn(&K, &Window, &[V]) -> O + Clone + Send + 'static,
-        V: Clone,
+        V: Clone + StateValue,
+        K: StateValue,
         O: Send + 'static,
     {
         self.then(ProcessAll(f))

@@ -3,6 +3,7 @@
 
 use super::{MeterSet, Push, Stage};
 use crate::Result;
+use crate::checkpoint::{Restore, Snapshot, StateValue};
 use crate::state::{KeyedState, MemoryState};
 use std::hash::Hash;
 
@@ -390,13 +391,15 @@ tuple_aggregate!(A 0, B 1, C 2, D 3, E 4);
 pub struct AggregateOp<K, A: Aggregate<T>, T, Next> {
     agg: A,
     state: MemoryState<K, A::Acc>,
+    node: usize,
     next: Next,
 }
 
 impl<K, T, A, Next> Push<(K, T)> for AggregateOp<K, A, T, Next>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + StateValue,
     A: Aggregate<T>,
+    A::Acc: StateValue,
     Next: Push<(K, A::Out)>,
 {
     #[inline]
@@ -409,20 +412,44 @@ where
         self.next.push((key, out))
     }
 
-    forward_control!();
+    fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
+        self.state.snapshot(snapshot, self.node, &())?;
+        self.next.snapshot(snapshot)
+    }
+
+    fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
+        self.state.restore::<()>(restore, self.node)?;
+        self.next.restore(restore)
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.next.commit(epoch)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.next.flush()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.next.finish()
+    }
+
+    forward_control!(@events);
 }
 
 /// The `aggregate` stage before linking.
 #[derive(Debug, Clone, Copy)]
 pub struct AggregateStage<A> {
     pub(crate) agg: A,
+    pub(crate) node: usize,
 }
 
 impl<K, T, A> Stage<(K, T)> for AggregateStage<A>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: Hash + Eq + Clone + Send + StateValue,
     T: Send + 'static,
     A: Aggregate<T>,
+    A::Acc: StateValue,
 {
     type Out = (K, A::Out);
     type Linked<Next: Push<(K, A::Out)> + Send> = AggregateOp<K, A, T, Next>;
@@ -435,6 +462,7 @@ where
         AggregateOp {
             agg: self.agg,
             state: MemoryState::default(),
+            node: self.node,
             next,
         }
     }

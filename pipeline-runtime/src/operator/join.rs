@@ -17,6 +17,7 @@
 //!   full-window function), as Flink builds its own.
 
 use super::{MeterSet, Push, Stage};
+use crate::checkpoint::{Restore, Snapshot, StateValue};
 use crate::exec::metrics::Meter;
 use crate::state::{KeyedState, MemoryState};
 use crate::{Event, Result, Timestamp};
@@ -84,7 +85,7 @@ impl<L: Event, R: Event> Event for Joined<L, R> {
 }
 
 /// The state of one key of a [`TableJoin`].
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct TableSlot<L, R> {
     latest: Option<R>,
     waiting: Vec<L>,
@@ -96,13 +97,15 @@ pub struct TableJoin<K, L, R, Next> {
     state: MemoryState<K, TableSlot<L, R>>,
     /// Counts the records that never met a row.
     meter: Meter,
+    node: usize,
     next: Next,
 }
 
 impl<K, L, R, Next> Push<(K, Side<L, R>)> for TableJoin<K, L, R, Next>
 where
-    K: Hash + Eq,
-    R: Clone,
+    K: Hash + Eq + StateValue,
+    L: StateValue,
+    R: Clone + StateValue,
     Next: Push<Joined<L, R>>,
 {
     #[inline]
@@ -156,6 +159,20 @@ where
         self.next.finish()
     }
 
+    fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
+        self.state.snapshot(snapshot, self.node, &())?;
+        self.next.snapshot(snapshot)
+    }
+
+    fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
+        self.state.restore::<()>(restore, self.node)?;
+        self.next.restore(restore)
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.next.commit(epoch)
+    }
+
     forward_control!(@events);
 }
 
@@ -167,9 +184,9 @@ pub struct TableJoinStage {
 
 impl<K, L, R> Stage<(K, Side<L, R>)> for TableJoinStage
 where
-    K: Hash + Eq + Send + 'static,
-    L: Send + 'static,
-    R: Clone + Send + 'static,
+    K: Hash + Eq + Send + StateValue,
+    L: Send + StateValue,
+    R: Clone + Send + StateValue,
 {
     type Out = Joined<L, R>;
     type Linked<Next: Push<Joined<L, R>> + Send> = TableJoin<K, L, R, Next>;
@@ -182,13 +199,14 @@ where
         TableJoin {
             state: MemoryState::default(),
             meter: meter.meter(self.node),
+            node: self.node,
             next,
         }
     }
 }
 
 /// The records of one key of an [`IntervalJoin`], with their times.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Buffers<L, R> {
     left: Vec<(Timestamp, L)>,
     right: Vec<(Timestamp, R)>,
@@ -205,6 +223,7 @@ pub struct IntervalJoin<K, L, R, Next> {
     expiries: BTreeMap<Timestamp, Vec<K>>,
     watermark: Timestamp,
     meter: Meter,
+    node: usize,
     next: Next,
 }
 
@@ -219,9 +238,9 @@ where
 
 impl<K, L, R, Next> Push<(K, Side<L, R>)> for IntervalJoin<K, L, R, Next>
 where
-    K: Hash + Eq + Clone,
-    L: Event + Clone,
-    R: Event + Clone,
+    K: Hash + Eq + Clone + StateValue,
+    L: Event + Clone + StateValue,
+    R: Event + Clone + StateValue,
     Next: Push<Joined<L, R>>,
 {
     fn push(&mut self, (key, item): (K, Side<L, R>)) -> Result<()> {
@@ -309,6 +328,43 @@ where
         self.next.sync()
     }
 
+    /// Saves every key's records and the watermark; the expiries are
+    /// derived from the records on restore.
+    fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
+        self.state
+            .snapshot(snapshot, self.node, &self.watermark.as_millis())?;
+        self.next.snapshot(snapshot)
+    }
+
+    fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
+        let metas = self.state.restore::<i64>(restore, self.node)?;
+        if let Some(w) = restore.own_or_min(&metas) {
+            self.watermark = Timestamp::from_millis(w);
+        }
+        self.expiries.clear();
+        let (lower, upper) = (self.lower, self.upper);
+        let mut expiries: Vec<(Timestamp, K)> = Vec::new();
+        for (key, b) in self.state.iter() {
+            let last = b
+                .left
+                .iter()
+                .map(|(t, _)| t.plus_millis(upper))
+                .chain(b.right.iter().map(|(t, _)| t.plus_millis(-lower)))
+                .max();
+            if let Some(at) = last {
+                expiries.push((at, key.clone()));
+            }
+        }
+        for (at, key) in expiries {
+            self.expire_at(at, &key);
+        }
+        self.next.restore(restore)
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.next.commit(epoch)
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.meter.publish();
         self.next.finish()
@@ -326,9 +382,9 @@ pub struct IntervalJoinStage {
 
 impl<K, L, R> Stage<(K, Side<L, R>)> for IntervalJoinStage
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    L: Event + Clone + Send + 'static,
-    R: Event + Clone + Send + 'static,
+    K: Hash + Eq + Clone + Send + StateValue,
+    L: Event + Clone + Send + StateValue,
+    R: Event + Clone + Send + StateValue,
 {
     type Out = Joined<L, R>;
     type Linked<Next: Push<Joined<L, R>> + Send> = IntervalJoin<K, L, R, Next>;
@@ -345,6 +401,7 @@ where
             expiries: BTreeMap::new(),
             watermark: Timestamp::MIN,
             meter: meter.meter(self.node),
+            node: self.node,
             next,
         }
     }
@@ -379,19 +436,25 @@ mod tests {
         let meters = MeterSet {
             metrics: metrics.clone(),
         };
-        let mut join = <TableJoinStage as Stage<(u8, Side<&str, &str>)>>::link(
+        let mut join = <TableJoinStage as Stage<(u8, Side<String, String>)>>::link(
             TableJoinStage { node: 0 },
-            Out::<Joined<&str, &str>>::default(),
+            Out::<Joined<String, String>>::default(),
             &meters,
         );
-        join.push((1, Side::Left("early"))).unwrap();
+        let s = |x: &str| x.to_owned();
+        join.push((1, Side::Left(s("early")))).unwrap();
         assert!(join.next.0.is_empty());
-        join.push((1, Side::Right("v1"))).unwrap();
-        join.push((1, Side::Left("a"))).unwrap();
-        join.push((1, Side::Right("v2"))).unwrap();
-        join.push((1, Side::Left("b"))).unwrap();
-        join.push((2, Side::Left("other key"))).unwrap();
-        let pairs: Vec<(&str, &str)> = join.next.0.iter().map(|j| (j.left, j.right)).collect();
+        join.push((1, Side::Right(s("v1")))).unwrap();
+        join.push((1, Side::Left(s("a")))).unwrap();
+        join.push((1, Side::Right(s("v2")))).unwrap();
+        join.push((1, Side::Left(s("b")))).unwrap();
+        join.push((2, Side::Left(s("other key")))).unwrap();
+        let pairs: Vec<(&str, &str)> = join
+            .next
+            .0
+            .iter()
+            .map(|j| (j.left.as_str(), j.right.as_str()))
+            .collect();
         assert_eq!(pairs, vec![("early", "v1"), ("a", "v1"), ("b", "v2")]);
         join.finish().unwrap();
         assert_eq!(
@@ -401,7 +464,7 @@ mod tests {
         );
     }
 
-    #[derive(Debug, Clone, PartialEq)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     struct At(i64);
 
     impl Event for At {

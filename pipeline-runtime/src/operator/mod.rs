@@ -8,8 +8,8 @@
 //! to wrap the pusher after it once the chain's end is known.
 
 /// The control methods of a stage that only passes them on to
-/// `self.next`: every stage forwards flushes, watermarks, idleness, syncs
-/// and the end in the same way, so this is written once. `metered` also
+/// `self.next`: every stage forwards flushes, watermarks, idleness, syncs,
+/// checkpoints and the end in the same way, so this is written once. `metered` also
 /// publishes the stage's counter (`self.meter`) on flush and finish.
 macro_rules! forward_control {
     () => {
@@ -22,6 +22,7 @@ macro_rules! forward_control {
         }
 
         forward_control!(@events);
+        forward_control!(@checkpoints);
     };
     (metered) => {
         fn flush(&mut self) -> $crate::Result<()> {
@@ -35,6 +36,7 @@ macro_rules! forward_control {
         }
 
         forward_control!(@events);
+        forward_control!(@checkpoints);
     };
     (@events) => {
         fn watermark(&mut self, watermark: $crate::Timestamp) -> $crate::Result<()> {
@@ -47,6 +49,22 @@ macro_rules! forward_control {
 
         fn sync(&mut self) -> $crate::Result<()> {
             self.next.sync()
+        }
+    };
+    (@checkpoints) => {
+        fn snapshot(
+            &mut self,
+            snapshot: &mut $crate::checkpoint::Snapshot<'_>,
+        ) -> $crate::Result<()> {
+            self.next.snapshot(snapshot)
+        }
+
+        fn restore(&mut self, restore: &$crate::checkpoint::Restore<'_>) -> $crate::Result<()> {
+            self.next.restore(restore)
+        }
+
+        fn commit(&mut self, epoch: u64) -> $crate::Result<()> {
+            self.next.commit(epoch)
         }
     };
 }
@@ -129,6 +147,31 @@ pub trait Push<In> {
     /// channels leave it out of their minimum until its next watermark.
     /// Every stage forwards it; sinks may ignore it.
     fn idle(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// A checkpoint barrier passes: write the stage's state into
+    /// `snapshot`, then forward it (senders pass the barrier on to the next
+    /// task; sinks stage what they wrote since the last checkpoint, to be
+    /// published by [`commit`](Self::commit)). Stateless stages only
+    /// forward it; the default, for sinks that publish at once, does
+    /// nothing.
+    fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        let _ = snapshot;
+        Ok(())
+    }
+
+    /// The run starts from a checkpoint, before any record: read the
+    /// stage's state back, then forward it.
+    fn restore(&mut self, restore: &crate::checkpoint::Restore<'_>) -> Result<()> {
+        let _ = restore;
+        Ok(())
+    }
+
+    /// Checkpoint `epoch` is complete and durable: sinks publish the output
+    /// they staged for it and before. Stages forward it.
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        let _ = epoch;
         Ok(())
     }
 
@@ -229,6 +272,15 @@ impl<In, P: Push<In> + ?Sized> Push<In> for &mut P {
     }
     fn sync(&mut self) -> Result<()> {
         (**self).sync()
+    }
+    fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
+        (**self).snapshot(snapshot)
+    }
+    fn restore(&mut self, restore: &crate::checkpoint::Restore<'_>) -> Result<()> {
+        (**self).restore(restore)
+    }
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        (**self).commit(epoch)
     }
     fn finish(&mut self) -> Result<()> {
         (**self).finish()

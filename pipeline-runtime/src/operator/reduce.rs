@@ -2,6 +2,7 @@
 
 use super::{MeterSet, Push, Stage, StageFn};
 use crate::Result;
+use crate::checkpoint::{Restore, Snapshot, StateValue};
 use crate::state::{KeyedState, MemoryState};
 use std::hash::Hash;
 
@@ -31,13 +32,14 @@ use std::hash::Hash;
 pub struct Reduce<K, T, F, Next> {
     f: F,
     state: MemoryState<K, Option<T>>,
+    node: usize,
     next: Next,
 }
 
 impl<K, T, F, Next> Push<(K, T)> for Reduce<K, T, F, Next>
 where
-    K: Hash + Eq,
-    T: Clone,
+    K: Hash + Eq + StateValue,
+    T: Clone + StateValue,
     F: FnMut(T, T) -> T,
     Next: Push<T>,
 {
@@ -53,7 +55,29 @@ where
         self.next.push(out)
     }
 
-    forward_control!();
+    fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
+        self.state.snapshot(snapshot, self.node, &())?;
+        self.next.snapshot(snapshot)
+    }
+
+    fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
+        self.state.restore::<()>(restore, self.node)?;
+        self.next.restore(restore)
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.next.commit(epoch)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.next.flush()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.next.finish()
+    }
+
+    forward_control!(@events);
 }
 
 /// The `reduce` stage before linking.
@@ -62,8 +86,8 @@ pub struct ReduceStage<F>(pub(crate) StageFn<F>);
 
 impl<K, T, F> Stage<(K, T)> for ReduceStage<F>
 where
-    K: Hash + Eq + Send + 'static,
-    T: Clone + Send + 'static,
+    K: Hash + Eq + Send + StateValue,
+    T: Clone + Send + StateValue,
     F: FnMut(T, T) -> T + Clone + Send + 'static,
 {
     type Out = T;
@@ -73,6 +97,7 @@ where
         Reduce {
             f: self.0.f,
             state: MemoryState::default(),
+            node: self.0.node,
             next,
         }
     }

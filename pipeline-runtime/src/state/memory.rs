@@ -23,6 +23,50 @@ impl<K, V> MemoryState<K, V> {
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.map.values()
     }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+}
+
+impl<K: Hash + Eq, V> MemoryState<K, V> {
+    /// Sets `key`'s value.
+    pub fn insert(&mut self, key: K, value: V) {
+        self.map.insert(key, value);
+    }
+
+    /// Saves every entry of stage `node` in a checkpoint.
+    pub fn snapshot<M: serde::Serialize>(
+        &self,
+        snapshot: &mut crate::checkpoint::Snapshot<'_>,
+        node: usize,
+        meta: &M,
+    ) -> crate::Result<()>
+    where
+        K: serde::Serialize,
+        V: serde::Serialize,
+    {
+        snapshot.write_keyed(node, meta, self.map.iter())
+    }
+
+    /// Replaces the entries with those of stage `node` this instance owns
+    /// in the checkpoint being restored; returns the saved meta values, by
+    /// the instance that saved them.
+    pub fn restore<M: serde::de::DeserializeOwned>(
+        &mut self,
+        restore: &crate::checkpoint::Restore<'_>,
+        node: usize,
+    ) -> crate::Result<Vec<(usize, M)>>
+    where
+        K: serde::de::DeserializeOwned,
+        V: serde::de::DeserializeOwned,
+    {
+        let (metas, entries) = restore.keyed::<K, V, M>(node)?;
+        self.map.clear();
+        self.map.extend(entries);
+        Ok(metas)
+    }
 }
 
 impl<K: Hash + Eq, V> KeyedState<K, V> for MemoryState<K, V> {

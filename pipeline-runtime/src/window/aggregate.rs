@@ -2,6 +2,7 @@
 //! fired by watermarks.
 
 use super::{TimeOf, Trigger, Window, WindowAssigner};
+use crate::checkpoint::{Restore, Snapshot, StateValue};
 use crate::exec::MeterSet;
 use crate::exec::channel::ForwardSender;
 use crate::exec::metrics::Meter;
@@ -111,7 +112,7 @@ where
 }
 
 /// One window of one key.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Slot<Acc> {
     window: Window,
     acc: Acc,
@@ -157,6 +158,8 @@ pub struct WindowAggregate<K, T, A: WindowFunction<K, T>, W, Next> {
     scratch: Vec<Window>,
     /// Results emitted, and records too late for any window.
     meter: Meter,
+    /// The graph node (the state's name in checkpoints).
+    node: usize,
     late_seen: u64,
     /// Where records too late for every window go, if they have a stream.
     late_out: Option<(ForwardSender<T>, Meter)>,
@@ -400,8 +403,9 @@ where
 
 impl<K, T, A, W, Next> Push<(K, T)> for WindowAggregate<K, T, A, W, Next>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + StateValue,
     A: WindowFunction<K, T>,
+    A::Acc: StateValue,
     W: TimeOf<T>,
     Next: Push<Windowed<K, A::Out>>,
 {
@@ -523,6 +527,47 @@ where
         self.next.sync()
     }
 
+    /// Saves every key's windows and the watermark; timers are derived
+    /// from the windows on restore.
+    fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
+        snapshot.write_keyed(self.node, &self.watermark.as_millis(), self.state.iter())?;
+        if let Some((tx, _)) = &mut self.late_out {
+            tx.snapshot(snapshot)?;
+        }
+        self.next.snapshot(snapshot)
+    }
+
+    fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
+        let (metas, entries) = restore.keyed::<K, Vec<Slot<A::Acc>>, i64>(self.node)?;
+        if let Some(w) = restore.own_or_min(&metas) {
+            self.watermark = Timestamp::from_millis(w);
+        }
+        self.state.clear();
+        self.timers.clear();
+        for (key, slots) in entries {
+            if !self.assigner.is_global() {
+                for slot in &slots {
+                    let end = slot.window.max_timestamp();
+                    if !slot.fired {
+                        self.timers.entry(end).or_default().push(key.clone());
+                    }
+                    if self.lateness > 0 {
+                        self.timers
+                            .entry(plus(end, self.lateness))
+                            .or_default()
+                            .push(key.clone());
+                    }
+                }
+            }
+            self.state.insert(key, slots);
+        }
+        self.next.restore(restore)
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.next.commit(epoch)
+    }
+
     fn finish(&mut self) -> Result<()> {
         // The end of the input completes every window.
         self.advance(Timestamp::MAX)?;
@@ -595,9 +640,10 @@ impl<A, W, T> std::fmt::Debug for WindowAggregateStage<A, W, T> {
 
 impl<K, T, A, W> Stage<(K, T)> for WindowAggregateStage<A, W, T>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: Hash + Eq + Clone + Send + StateValue,
     T: Send + 'static,
     A: WindowFunction<K, T>,
+    A::Acc: StateValue,
     W: TimeOf<T>,
 {
     type Out = Windowed<K, A::Out>;
@@ -619,6 +665,7 @@ where
             next_early: None,
             scratch: Vec::new(),
             meter: meter.meter(self.node),
+            node: self.node,
             late_seen: 0,
             late_out: self.late.and_then(|(senders, node)| {
                 let tx = senders.lock().ok()?.pop()?;

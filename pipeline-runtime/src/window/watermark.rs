@@ -333,6 +333,7 @@ impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
             // Only a whole batch moves the watermark (micro-batches).
             Fill::Partial => Fill::Partial,
             Fill::End => Fill::End,
+            Fill::Barrier(epoch) => Fill::Barrier(epoch),
             Fill::Watermark(w) if w == Timestamp::MAX => {
                 self.emitted = Timestamp::MAX;
                 Fill::Watermark(w)
@@ -351,6 +352,45 @@ impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
 
     fn partitions(&self) -> Option<PartitionView<'_>> {
         self.inner.partitions()
+    }
+
+    fn is_source(&self) -> bool {
+        self.inner.is_source()
+    }
+
+    /// The inner position, and the watermark emitted so far: a restored
+    /// instance does not emit an earlier one, so records that were late
+    /// before the restart are late after it.
+    fn snapshot(
+        &mut self,
+        snapshot: &mut crate::checkpoint::Snapshot<'_>,
+    ) -> Result<Option<serde_json::Value>> {
+        let inner = self.inner.snapshot(snapshot)?;
+        Ok(inner.map(
+            |inner| serde_json::json!({ "watermark": self.emitted.as_millis(), "inner": inner }),
+        ))
+    }
+
+    /// Goes back to the inner positions, with the smallest watermark any
+    /// instance had emitted (the instances may have been split otherwise).
+    fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        let inner: Vec<Option<serde_json::Value>> = saved
+            .iter()
+            .map(|s| s.as_ref().and_then(|s| s.get("inner").cloned()))
+            .collect();
+        let watermark = saved
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .and_then(|s| s.get("watermark"))
+                    .and_then(serde_json::Value::as_i64)
+            })
+            .min()
+            .flatten();
+        if let Some(w) = watermark {
+            self.emitted = Timestamp::from_millis(w);
+        }
+        self.inner.restore(instance, &inner)
     }
 }
 

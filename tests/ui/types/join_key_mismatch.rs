@@ -1,14 +1,14 @@
 //! The two sides of a join must be keyed by the same type.
 use pipeline::prelude::*;
 
-#[derive(Debug, Clone, Event)]
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
 struct Bid {
     auction: u64,
     #[event_time]
     at: i64,
 }
 
-#[derive(Debug, Clone, Event)]
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
 struct Auction {
     id: String,
     #[event_time]

@@ -1,7 +1,7 @@
 //! A `process` function whose records argument has the wrong type.
 use pipeline::prelude::*;
 
-#[derive(Debug, Clone, Event)]
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
 struct Click {
     page: String,
     #[event_time]

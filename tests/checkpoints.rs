@@ -1,0 +1,501 @@
+//! Checkpoints and exactly-once output under failure: pipelines are run in
+//! a child process (this test binary, re-run with `--exact child --ignored`)
+//! that is killed with SIGKILL at random points and started again on the
+//! same checkpoint directory; the output they finally publish must be
+//! exactly what an uninterrupted run publishes, with no record lost or
+//! written twice. Also: restoring at another parallelism, damaged
+//! checkpoints, and a disk that fills up.
+
+use pipeline::prelude::*;
+use pipeline::runtime::checkpoint::{CheckpointOptions, Manifest};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+struct Click {
+    seq: u64,
+    user: String,
+    amount: u64,
+    #[event_time]
+    ts: i64,
+}
+
+/// Slows a run down so that it lasts a few seconds and kills land while
+/// it works: 10 ms every 200 records.
+fn pace(c: &Click) {
+    if c.seq % 200 == 0 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pipeline! {
+    /// Clicks and amounts per user in 10-second windows, file to files.
+    pipeline Totals {
+        source clicks: Click = file(path: "in", format: json, watermark: bounded(1s));
+        clicks
+            -> inspect(pace)
+            -> key_by(|c: &Click| c.user.clone())
+            -> window(tumbling(10s))
+            -> aggregate(count(), sum(amount))
+            -> sink file(name: "out", path: "out/", format: json);
+    }
+}
+
+pipeline! {
+    /// The running total per user, from a generator, through `reduce`.
+    pipeline Running {
+        source nums: (u64, u64) = generator(count: 100_000, rate: 20_000, record: |i: u64| (i % 7, i));
+        nums
+            -> key_by(|n: &(u64, u64)| n.0)
+            -> reduce(|a: (u64, u64), b: (u64, u64)| (a.0, a.1 + b.1))
+            -> sink file(name: "out", path: "out/", format: json);
+    }
+}
+
+const CLICKS: u64 = 200_000;
+const USERS: u64 = 40;
+
+/// Writes the input: two files of JSON clicks, 2 ms apart in event time
+/// with up to 500 ms of disorder (less than the watermark's bound, so no
+/// record is late and results do not depend on timing).
+fn write_input(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let mut files = [String::new(), String::new()];
+    for seq in 0..CLICKS {
+        let jitter = (seq * 7919) % 500;
+        let ts = 1_000_000 + (seq * 2) as i64 - jitter as i64;
+        let line = format!(
+            "{{\"seq\":{seq},\"user\":\"u{}\",\"amount\":{},\"ts\":{ts}}}\n",
+            (seq * 31) % USERS,
+            seq % 13
+        );
+        files[(seq * 2 / CLICKS) as usize].push_str(&line);
+    }
+    for (i, text) in files.iter().enumerate() {
+        std::fs::write(input.join(format!("clicks-{i}.jsonl")), text).unwrap();
+    }
+    input
+}
+
+/// What `Totals` must publish, computed directly: (user, window start) →
+/// (count, sum).
+fn expected_totals() -> BTreeMap<(String, i64), (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for seq in 0..CLICKS {
+        let jitter = (seq * 7919) % 500;
+        let ts = 1_000_000 + (seq * 2) as i64 - jitter as i64;
+        let start = ts - ts.rem_euclid(10_000);
+        let e = out
+            .entry((format!("u{}", (seq * 31) % USERS), start))
+            .or_insert((0, 0));
+        e.0 += 1;
+        e.1 += seq % 13;
+    }
+    out
+}
+
+/// Every line of the published part files, sorted; fails if a staged
+/// part is left over.
+fn published(out: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(out).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.ends_with(".inprogress"),
+            "a staged part was left after the run: {name}"
+        );
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    lines.sort();
+    lines
+}
+
+/// How a child process runs.
+#[derive(Debug, Clone)]
+struct Job {
+    pipeline: &'static str,
+    input: Option<PathBuf>,
+    out: PathBuf,
+    checkpoints: PathBuf,
+    mode: &'static str,
+    parallelism: usize,
+}
+
+impl Job {
+    fn spawn(&self) -> Child {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CP_PIPELINE", self.pipeline)
+        .env("CP_OUT", &self.out)
+        .env("CP_DIR", &self.checkpoints)
+        .env("CP_MODE", self.mode)
+        .env("CP_P", self.parallelism.to_string())
+        .env("PIPELINE_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        if let Some(input) = &self.input {
+            cmd.env("CP_IN", input);
+        }
+        cmd.spawn().unwrap()
+    }
+
+    /// Runs to the end; returns stderr.
+    fn run(&self) -> String {
+        let out = self.spawn().wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "the child run failed:\n{stderr}");
+        stderr
+    }
+
+    /// Starts it, waits `ms`, and kills it with SIGKILL.
+    fn kill_after(&self, ms: u64) {
+        let mut child = self.spawn();
+        std::thread::sleep(Duration::from_millis(ms));
+        // `Child::kill` sends SIGKILL on Unix.
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// A small deterministic random sequence (printed, so a failure can be
+/// replayed by hand).
+struct Lcg(u64);
+
+impl Lcg {
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        lo + (self.0 >> 33) % (hi - lo)
+    }
+}
+
+fn seed() -> u64 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("kill points seeded with {seed}");
+    seed
+}
+
+/// Kills `job` `kills` times at random points, then lets it finish.
+fn run_with_kills(job: &Job, kills: usize, rng: &mut Lcg) {
+    for _ in 0..kills {
+        job.kill_after(rng.between(300, 1000));
+    }
+    let stderr = job.run();
+    // The kills landed while the pipeline worked: the last run went on
+    // from a checkpoint rather than starting over or finding it finished.
+    let summary = stderr.lines().last().unwrap_or_default();
+    assert!(
+        stderr.contains("restoring checkpoint") && !summary.contains(") 0 |"),
+        "the last run did not go on from a checkpoint: {stderr}"
+    );
+    eprintln!("{}", stderr.lines().last().unwrap_or_default());
+}
+
+fn totals_job(dir: &Path, input: &Path, name: &str, mode: &'static str, p: usize) -> Job {
+    Job {
+        pipeline: "totals",
+        input: Some(input.to_owned()),
+        out: dir.join(format!("{name}-out")),
+        checkpoints: dir.join(format!("{name}-chk")),
+        mode,
+        parallelism: p,
+    }
+}
+
+/// Parses `Totals` output lines into the map `expected_totals` gives.
+fn parse_totals(lines: &[String]) -> BTreeMap<(String, i64), (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = (
+            v["key"].as_str().unwrap().to_owned(),
+            v["start"].as_i64().unwrap(),
+        );
+        let value = (
+            v["value"][0].as_u64().unwrap(),
+            v["value"][1].as_u64().unwrap(),
+        );
+        assert!(
+            out.insert(key, value).is_none(),
+            "a window was published twice: {line}"
+        );
+    }
+    out
+}
+
+fn exactly_once_under_kills(mode: &'static str) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let reference = totals_job(dir.path(), &input, "reference", mode, 2);
+    reference.run();
+    let expected = published(&reference.out);
+    assert_eq!(parse_totals(&expected), expected_totals());
+
+    let job = totals_job(dir.path(), &input, "killed", mode, 2);
+    let mut rng = Lcg(seed());
+    run_with_kills(&job, 5, &mut rng);
+    assert_eq!(published(&job.out), expected);
+}
+
+#[test]
+fn file_to_file_is_exactly_once_across_kills_in_continuous_mode() {
+    exactly_once_under_kills("continuous");
+}
+
+#[test]
+fn file_to_file_is_exactly_once_across_kills_in_micro_batch_mode() {
+    exactly_once_under_kills("micro-batch");
+}
+
+#[test]
+fn a_checkpoint_taken_at_two_instances_restores_at_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let mut job = totals_job(dir.path(), &input, "rescaled", "continuous", 2);
+    let mut rng = Lcg(seed());
+    // Killed at 2 until a checkpoint exists, then finished at 3.
+    let mut attempts = 0;
+    while !has_checkpoint(&job.checkpoints) {
+        job.kill_after(rng.between(500, 1200));
+        attempts += 1;
+        assert!(attempts < 10, "no checkpoint was ever completed");
+    }
+    job.parallelism = 3;
+    let stderr = job.run();
+    assert!(
+        stderr.contains("taken at parallelism 2, now 3"),
+        "the run did not restore: {stderr}"
+    );
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+}
+
+#[test]
+fn a_reduce_over_a_generator_is_exactly_once_across_kills() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = |name: &str| Job {
+        pipeline: "running",
+        input: None,
+        out: dir.path().join(format!("{name}-out")),
+        checkpoints: dir.path().join(format!("{name}-chk")),
+        mode: "continuous",
+        parallelism: 1,
+    };
+    let reference = job("reference");
+    reference.run();
+    let expected = published(&reference.out);
+    assert_eq!(expected.len(), 100_000);
+    // Each key's last running total is the sum of its numbers.
+    let last: u64 = (0..100_000u64).filter(|i| i % 7 == 3).sum();
+    assert!(expected.contains(&format!("[3,{last}]")));
+    let killed = job("killed");
+    let mut rng = Lcg(seed());
+    run_with_kills(&killed, 5, &mut rng);
+    assert_eq!(published(&killed.out), expected);
+}
+
+fn has_checkpoint(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("chk-") && !name.ends_with(".tmp")
+        })
+    })
+}
+
+/// The complete checkpoints in `dir`, newest first.
+fn checkpoints(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("chk-") && !name.ends_with(".tmp")
+        })
+        .collect();
+    found.sort();
+    found.reverse();
+    found
+}
+
+/// Runs `Totals` until at least two checkpoints exist, damages the newest
+/// with `damage`, and checks that the next run starts from the one before
+/// and still publishes the right output.
+fn a_damaged_checkpoint_is_skipped(damage: impl Fn(&Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let job = totals_job(dir.path(), &input, "damaged", "continuous", 2);
+    let mut rng = Lcg(seed());
+    let mut attempts = 0;
+    while checkpoints(&job.checkpoints).len() < 2 {
+        job.kill_after(rng.between(600, 1200));
+        attempts += 1;
+        assert!(attempts < 10, "fewer than two checkpoints were ever kept");
+    }
+    let all = checkpoints(&job.checkpoints);
+    damage(&all[0]);
+    let stderr = job.run();
+    let skipped = all[0].file_name().unwrap().to_string_lossy().into_owned();
+    let epoch: u64 = skipped.trim_start_matches("chk-").parse().unwrap();
+    assert!(
+        stderr.contains(&format!("skipping checkpoint {epoch}")),
+        "the damaged checkpoint was not reported: {stderr}"
+    );
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+}
+
+#[test]
+fn a_truncated_manifest_is_reported_and_the_previous_checkpoint_used() {
+    a_damaged_checkpoint_is_skipped(|chk| {
+        let manifest = chk.join("manifest.json");
+        let text = std::fs::read(&manifest).unwrap();
+        std::fs::write(&manifest, &text[..text.len() / 3]).unwrap();
+    });
+}
+
+#[test]
+fn a_missing_state_file_is_reported_and_the_previous_checkpoint_used() {
+    a_damaged_checkpoint_is_skipped(|chk| {
+        let state = std::fs::read_dir(chk)
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".state"))
+            .expect("the checkpoint has a state file");
+        std::fs::remove_file(state.path()).unwrap();
+    });
+}
+
+#[test]
+fn a_full_disk_fails_the_run_clearly_and_leaves_no_damaged_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let job = totals_job(dir.path(), &input, "full", "continuous", 2);
+    // Files may grow to 20 KiB: writes past that fail (EFBIG), as on a
+    // full disk; SIGXFSZ is ignored so the write returns the error.
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 20; exec \"$0\" --exact child --ignored --nocapture")
+        .arg(&exe)
+        .env("CP_PIPELINE", job.pipeline)
+        .env("CP_IN", &input)
+        .env("CP_OUT", &job.out)
+        .env("CP_DIR", &job.checkpoints)
+        .env("CP_MODE", job.mode)
+        .env("CP_P", "2")
+        .env("PIPELINE_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run should fail: {stderr}");
+    assert!(
+        stderr.contains("File too large") && stderr.contains("cannot write"),
+        "the error does not say what happened: {stderr}"
+    );
+    for chk in checkpoints(&job.checkpoints) {
+        Manifest::load(&chk).unwrap_or_else(|e| panic!("{} is damaged: {e}", chk.display()));
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_pipeline_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out/");
+    let chk = dir.path().join("chk");
+    let options = |p: &str| {
+        RunOptions::default()
+            .with_setting(&format!(
+                "out.path={:?}",
+                out.join(p).display().to_string() + "/"
+            ))
+            .unwrap()
+            .with_checkpoints(CheckpointOptions::new(&chk))
+    };
+    Running::run_with(options("a")).unwrap();
+    let e = Totals::run_with(
+        options("b")
+            .with_setting(&format!(
+                "clicks.path={:?}",
+                dir.path().display().to_string()
+            ))
+            .unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("was taken by pipeline `Running`, not `Totals`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_single_output_file_is_refused_with_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = RunOptions::default()
+        .with_setting(&format!(
+            "out.path={:?}",
+            dir.path().join("out.jsonl").display().to_string()
+        ))
+        .unwrap()
+        .with_checkpoints(CheckpointOptions::new(dir.path().join("chk")));
+    let e = Running::run_with(options).unwrap_err().to_string();
+    assert!(
+        e.contains("with checkpoints, the file sink writes exactly once into a directory"),
+        "{e}"
+    );
+}
+
+/// The child process: runs the pipeline the environment names, with
+/// checkpoints every 100 ms. Run only by the tests above.
+#[test]
+#[ignore = "run as a child process by the fault-injection tests"]
+fn child() {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by the parent test"))
+    };
+    let mut args: Vec<String> = [
+        "child",
+        "run",
+        "--parallelism",
+        &var("CP_P"),
+        "--set",
+        &format!("out.path={:?}", var("CP_OUT") + "/"),
+        "--checkpoint-dir",
+        &var("CP_DIR"),
+        "--checkpoint-interval",
+        "100ms",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if var("CP_MODE") == "micro-batch" {
+        args.extend(["--batch-interval".into(), "50ms".into()]);
+    }
+    let code = match var("CP_PIPELINE").as_str() {
+        "totals" => {
+            args.extend(["--set".into(), format!("clicks.path={:?}", var("CP_IN"))]);
+            pipeline::runtime::cli::main_from::<Totals, _>(args)
+        }
+        _ => pipeline::runtime::cli::main_from::<Running, _>(args),
+    };
+    if code != std::process::ExitCode::SUCCESS {
+        std::process::exit(1);
+    }
+}
