@@ -25,7 +25,7 @@ struct Click {
 /// Slows a run down so that it lasts a few seconds and kills land while
 /// it works: 10 ms every 200 records.
 fn pace(c: &Click) {
-    if c.seq % 200 == 0 {
+    if c.seq.is_multiple_of(200) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -23,7 +23,7 @@ pub(crate) const MANIFEST: &str = "manifest.json";
 /// What a checkpoint holds: enough to restart every task where it was.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The format version ([`FORMAT`]).
+    /// The format version (1).
     pub format: u32,
     /// The pipeline's name.
     pub pipeline: String,
@@ -205,7 +205,7 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
             found.push((epoch, entry.path()));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|e| std::cmp::Reverse(e.0));
     Ok(found)
 }
 
@@ -217,10 +217,11 @@ pub(crate) fn remove_unfinished(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("chk-") && name.ends_with(".tmp") {
-            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
-                tracing::warn!("cannot remove the unfinished checkpoint {name}: {e}");
-            }
+        if name.starts_with("chk-")
+            && name.ends_with(".tmp")
+            && let Err(e) = std::fs::remove_dir_all(entry.path())
+        {
+            tracing::warn!("cannot remove the unfinished checkpoint {name}: {e}");
         }
     }
 }

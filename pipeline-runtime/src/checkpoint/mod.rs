@@ -161,6 +161,10 @@ impl Snapshot<'_> {
     }
 }
 
+/// What [`Restore::keyed`] returns: each saving instance's meta value (by
+/// its index then), and the entries this instance owns now.
+pub type Restored<K, V, M> = (Vec<(usize, M)>, Vec<(K, V)>);
+
 /// What a stage restores its state from when the run starts from a
 /// checkpoint ([`Push::restore`](crate::operator::Push::restore)).
 #[derive(Debug)]
@@ -184,7 +188,7 @@ impl Restore<'_> {
     /// The keyed state stage `node` saved: the entries whose keys this
     /// instance owns now (whatever the parallelism was then), and the meta
     /// value of every instance that saved one, by its instance then.
-    pub fn keyed<K, V, M>(&self, node: usize) -> Result<(Vec<(usize, M)>, Vec<(K, V)>)>
+    pub fn keyed<K, V, M>(&self, node: usize) -> Result<Restored<K, V, M>>
     where
         K: DeserializeOwned,
         V: DeserializeOwned,
@@ -214,10 +218,10 @@ impl Restore<'_> {
     /// own when the parallelism has not changed, else the smallest (a
     /// watermark taken from several instances must not run ahead of any).
     pub fn own_or_min<M: Ord + Copy>(&self, metas: &[(usize, M)]) -> Option<M> {
-        if metas.len() == self.parallelism {
-            if let Some((_, m)) = metas.iter().find(|(i, _)| *i == self.instance) {
-                return Some(*m);
-            }
+        if metas.len() == self.parallelism
+            && let Some((_, m)) = metas.iter().find(|(i, _)| *i == self.instance)
+        {
+            return Some(*m);
         }
         metas.iter().map(|(_, m)| *m).min()
     }

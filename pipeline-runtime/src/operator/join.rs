@@ -54,18 +54,18 @@ impl<L: Event, R: Event> Event for Side<L, R> {
 ///
 /// pipeline! {
 ///     pipeline Names {
-///         source orders: (u32, &'static str) = iter(items: vec![(1, "tea"), (2, "jam")]);
-///         source users: (u32, &'static str) = iter(items: vec![(1, "ada"), (2, "bo")]);
+///         source orders: (u32, String) = iter(items: vec![(1, "tea".into()), (2, "jam".into())]);
+///         source users: (u32, String) = iter(items: vec![(1, "ada".into()), (2, "bo".into())]);
 ///         orders
-///             -> join(users).on(|o: &(u32, &'static str)| o.0, |u: &(u32, &'static str)| u.0)
-///             -> map(|j: Joined<(u32, &'static str), (u32, &'static str)>| (j.right.1, j.left.1))
+///             -> join(users).on(|o: &(u32, String)| o.0, |u: &(u32, String)| u.0)
+///             -> map(|j: Joined<(u32, String), (u32, String)>| (j.right.1, j.left.1))
 ///             -> sink collect(name: "out");
 ///     }
 /// }
 ///
-/// let mut got: Vec<(&str, &str)> = Names::run_default().unwrap().collected("out").unwrap();
+/// let mut got: Vec<(String, String)> = Names::run_default().unwrap().collected("out").unwrap();
 /// got.sort();
-/// assert_eq!(got, vec![("ada", "tea"), ("bo", "jam")]);
+/// assert_eq!(got, vec![("ada".into(), "tea".into()), ("bo".into(), "jam".into())]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Joined<L, R> {
