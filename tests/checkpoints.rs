@@ -416,6 +416,33 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_no_damaged_checkpoint() {
 }
 
 #[test]
+fn sigterm_stops_after_a_last_checkpoint_and_a_restart_finishes_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let job = totals_job(dir.path(), &input, "stopped", "continuous", 2);
+    let child = job.spawn();
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "a stopped run exits cleanly: {stderr}"
+    );
+    assert!(
+        stderr.contains("Totals stopped after checkpoint"),
+        "the summary says where it stopped: {stderr}"
+    );
+    let stderr = job.run();
+    assert!(stderr.contains("restoring checkpoint"), "{stderr}");
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+}
+
+#[test]
 fn a_checkpoint_of_another_pipeline_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out/");

@@ -60,6 +60,11 @@ pub(crate) struct Checkpoints {
     floor: u64,
     progress: Mutex<Progress>,
     changed: Condvar,
+    /// A stop was asked for (SIGTERM or Ctrl-C): take a checkpoint now,
+    /// then stop.
+    stop: AtomicBool,
+    /// The checkpoint the run stopped after.
+    stopped_at: AtomicU64,
 }
 
 /// A stable hash of the graph's stage ids and edges.
@@ -125,6 +130,8 @@ impl Checkpoints {
             floor,
             progress: Mutex::new(Progress::default()),
             changed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            stopped_at: AtomicU64::new(0),
             options,
         })
     }
@@ -217,6 +224,20 @@ impl Checkpoints {
             .collect()
     }
 
+    /// Asks the run to stop after one more checkpoint.
+    pub(crate) fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.changed.notify_all();
+    }
+
+    /// The checkpoint the run stopped after, if a stop was asked for.
+    pub(crate) fn stopped_at(&self) -> Option<u64> {
+        match self.stopped_at.load(Ordering::Acquire) {
+            0 => None,
+            epoch => Some(epoch),
+        }
+    }
+
     /// How many task instances will report.
     pub(crate) fn set_instances(&self, instances: usize) {
         self.lock().instances = instances;
@@ -290,6 +311,14 @@ impl Checkpoints {
                 next = Instant::now() + interval;
                 self.committed.store(epoch, Ordering::Release);
                 self.changed.notify_all();
+                if self.stop.load(Ordering::Acquire) {
+                    // Output staged after this checkpoint is dropped on
+                    // restart, with the records it came from read again.
+                    tracing::info!("stopping after checkpoint {epoch}");
+                    self.stopped_at.store(epoch, Ordering::Release);
+                    cancelled.store(true, Ordering::Relaxed);
+                    return Ok(());
+                }
                 continue;
             }
             if all_ended {
@@ -311,7 +340,9 @@ impl Checkpoints {
                 self.changed.notify_all();
                 return Ok(());
             }
-            if progress.in_flight.is_none() && Instant::now() >= next {
+            if progress.in_flight.is_none()
+                && (Instant::now() >= next || self.stop.load(Ordering::Acquire))
+            {
                 let epoch = self.requested().max(self.floor) + 1;
                 progress.in_flight = Some(epoch);
                 self.requested.store(epoch, Ordering::Release);

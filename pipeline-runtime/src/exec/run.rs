@@ -99,6 +99,9 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     /// Processing time of each micro-batch (empty in continuous mode).
     pub batches: Vec<Duration>,
+    /// The checkpoint the run stopped after, when SIGTERM or Ctrl-C
+    /// stopped it before its input ended; a restart goes on from there.
+    pub stopped_after: Option<u64>,
     collectors: Collectors,
 }
 
@@ -147,8 +150,12 @@ impl RunOutcome {
                 part
             })
             .collect();
+        let how = match self.stopped_after {
+            Some(epoch) => format!("stopped after checkpoint {epoch}"),
+            None => "finished".to_owned(),
+        };
         let mut line = format!(
-            "{} finished in {:.3}s: {}",
+            "{} {how} in {:.3}s: {}",
             self.graph.name,
             self.elapsed.as_secs_f64(),
             parts.join(" | ")
@@ -253,6 +260,26 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
     let coordinator = match &checkpoints {
         Some(cp) if spawn_error.is_none() => {
             cp.set_instances(handles.len());
+            // SIGTERM or Ctrl-C: one more checkpoint, then stop.
+            let stopper = cp.clone();
+            io.spawn(async move {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                let terminated = async {
+                    match &mut term {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = terminated => {}
+                }
+                tracing::info!("stop requested: taking a last checkpoint");
+                stopper.request_stop();
+            });
             let (cp, cancelled) = (cp.clone(), env.cancelled.clone());
             let spawned = std::thread::Builder::new()
                 .name("checkpoints".into())
@@ -306,14 +333,19 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
         }
     }
     io.shutdown_background();
-    if let Some(e) = root_cause {
-        return Err(e);
+    let stopped_after = checkpoints.as_ref().and_then(|cp| cp.stopped_at());
+    match root_cause {
+        // Stopped on purpose: the tasks were cancelled after a checkpoint.
+        Some(e) if e.is_cancelled() && stopped_after.is_some() => {}
+        Some(e) => return Err(e),
+        None => {}
     }
     let stats = node_stats(&graph, &metrics);
     Ok(RunOutcome {
         graph,
         stats,
         batches: metrics.batch_times(),
+        stopped_after,
         elapsed: started.elapsed(),
         collectors: plan.collectors,
     })
