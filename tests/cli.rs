@@ -303,3 +303,41 @@ fn window_examples_give_the_same_results_in_both_modes() {
             .all(|l| l.starts_with('['))
     );
 }
+
+#[test]
+fn checkpoint_flags_need_a_checkpoint_directory() {
+    let out = clicks(&["run", "--checkpoint-interval", "1s"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("--checkpoint-dir <DIR>"), "{err}");
+    let out = clicks(&["run", "--help"]);
+    let help = text(&out.stdout);
+    for flag in [
+        "--checkpoint-dir",
+        "--checkpoint-interval",
+        "--checkpoints-retained",
+        "--restore-from",
+        "--allow-non-restored-state",
+    ] {
+        assert!(help.contains(flag), "`run --help` lists {flag}: {help}");
+    }
+}
+
+#[test]
+fn a_checkpointed_run_of_the_example_refuses_its_single_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    let out = clicks(&[
+        "run",
+        "--checkpoint-dir",
+        &dir.path().join("chk").display().to_string(),
+        "--set",
+        &format!("bad_rows.path={:?}", bad.display().to_string()),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("setting `bad_rows.path`: with checkpoints"),
+        "{}",
+        text(&out.stderr)
+    );
+}
