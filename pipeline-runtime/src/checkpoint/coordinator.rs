@@ -21,6 +21,18 @@ use std::time::{Duration, Instant};
 /// state, until the checkpoints that use it are written.
 const FINAL_STAGING: &str = "chk-final.tmp";
 
+/// What one completed checkpoint cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointStats {
+    /// Its number.
+    pub epoch: u64,
+    /// From the request to the manifest renamed into place (for the last
+    /// checkpoint of a run, the writing of the manifest only).
+    pub duration: Duration,
+    /// Bytes of state files.
+    pub bytes: u64,
+}
+
 /// A task instance: its task's name and its index.
 type InstanceId = (String, usize);
 
@@ -32,8 +44,13 @@ struct Progress {
     acks: BTreeMap<u64, BTreeMap<InstanceId, TaskReport>>,
     /// The last report of every instance whose input ended.
     finished: BTreeMap<InstanceId, TaskReport>,
-    /// The checkpoint being taken.
+    /// The checkpoint being taken, and since when.
     in_flight: Option<u64>,
+    requested_at: Option<Instant>,
+    /// What each completed checkpoint cost.
+    stats: Vec<CheckpointStats>,
+    /// The longest any task instance took to restore its state.
+    restore_time: Duration,
     /// The last checkpoint, once every instance ended.
     final_epoch: Option<u64>,
     /// Why checkpointing failed, if it did.
@@ -299,14 +316,23 @@ impl Checkpoints {
                 && (all_ended || self.complete(&progress, epoch))
             {
                 let reports = self.reports(&mut progress, epoch);
+                let since = progress.requested_at.take().unwrap_or_else(Instant::now);
                 drop(progress);
-                let started = Instant::now();
                 let written = self.write(epoch, reports, false);
                 progress = self.lock();
-                if let Err(e) = written {
-                    return Err(self.fail(progress, e));
-                }
-                tracing::info!("checkpoint {epoch} complete in {:?}", started.elapsed());
+                let bytes = match written {
+                    Ok(bytes) => bytes,
+                    Err(e) => return Err(self.fail(progress, e)),
+                };
+                let duration = since.elapsed();
+                progress.stats.push(CheckpointStats {
+                    epoch,
+                    duration,
+                    bytes,
+                });
+                tracing::info!(
+                    "checkpoint {epoch} complete in {duration:?} ({bytes} bytes of state)"
+                );
                 progress.in_flight = None;
                 next = Instant::now() + interval;
                 self.committed.store(epoch, Ordering::Release);
@@ -329,12 +355,22 @@ impl Checkpoints {
                     .map(|r| (r.clone(), true))
                     .collect();
                 drop(progress);
+                let started = Instant::now();
                 let written = self.write(epoch, reports, true);
                 progress = self.lock();
-                if let Err(e) = written {
-                    return Err(self.fail(progress, e));
-                }
-                tracing::info!("final checkpoint {epoch} complete");
+                let bytes = match written {
+                    Ok(bytes) => bytes,
+                    Err(e) => return Err(self.fail(progress, e)),
+                };
+                let duration = started.elapsed();
+                progress.stats.push(CheckpointStats {
+                    epoch,
+                    duration,
+                    bytes,
+                });
+                tracing::info!(
+                    "final checkpoint {epoch} complete in {duration:?} ({bytes} bytes of state)"
+                );
                 self.committed.store(epoch, Ordering::Release);
                 progress.final_epoch = Some(epoch);
                 self.changed.notify_all();
@@ -345,6 +381,7 @@ impl Checkpoints {
             {
                 let epoch = self.requested().max(self.floor) + 1;
                 progress.in_flight = Some(epoch);
+                progress.requested_at = Some(Instant::now());
                 self.requested.store(epoch, Ordering::Release);
                 tracing::debug!("checkpoint {epoch} requested");
             }
@@ -399,7 +436,8 @@ impl Checkpoints {
 
     /// Writes checkpoint `epoch` from `reports` (each saying whether it is
     /// a final report, whose files are in the final staging directory).
-    fn write(&self, epoch: u64, reports: Vec<(TaskReport, bool)>, finished: bool) -> Result<()> {
+    /// Returns the bytes of state it holds.
+    fn write(&self, epoch: u64, reports: Vec<(TaskReport, bool)>, finished: bool) -> Result<u64> {
         let dir = &self.options.dir;
         let tmp = self.staging_dir(Some(epoch))?;
         let final_dir = dir.join(FINAL_STAGING);
@@ -411,6 +449,7 @@ impl Checkpoints {
             tasks.push(report);
         }
         tasks.sort_by(|a, b| (&a.task, a.instance).cmp(&(&b.task, b.instance)));
+        let bytes = tasks.iter().flat_map(|t| &t.states).map(|s| s.bytes).sum();
         let m = Manifest {
             format: FORMAT,
             pipeline: self.pipeline.clone(),
@@ -426,7 +465,19 @@ impl Checkpoints {
         if finished {
             let _ = std::fs::remove_dir_all(&final_dir);
         }
-        Ok(())
+        Ok(bytes)
+    }
+
+    /// A task instance took `took` to restore its state.
+    pub(crate) fn restored_in(&self, took: Duration) {
+        let mut progress = self.lock();
+        progress.restore_time = progress.restore_time.max(took);
+    }
+
+    /// What the completed checkpoints cost, and the longest restore.
+    pub(crate) fn stats(&self) -> (Vec<CheckpointStats>, Duration) {
+        let progress = self.lock();
+        (progress.stats.clone(), progress.restore_time)
     }
 }
 

@@ -31,6 +31,7 @@ mod coordinator;
 pub mod manifest;
 mod state_file;
 
+pub use coordinator::CheckpointStats;
 pub(crate) use coordinator::Checkpoints;
 pub use manifest::{Manifest, PendingCommit, SourcePosition, StateRef, TaskReport};
 

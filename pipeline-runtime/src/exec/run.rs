@@ -99,6 +99,10 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     /// Processing time of each micro-batch (empty in continuous mode).
     pub batches: Vec<Duration>,
+    /// What each checkpoint of the run cost (empty without checkpoints).
+    pub checkpoints: Vec<crate::checkpoint::CheckpointStats>,
+    /// The longest any task took to restore its state from a checkpoint.
+    pub restore_time: Duration,
     /// The checkpoint the run stopped after, when SIGTERM or Ctrl-C
     /// stopped it before its input ended; a restart goes on from there.
     pub stopped_after: Option<u64>,
@@ -334,6 +338,10 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
     }
     io.shutdown_background();
     let stopped_after = checkpoints.as_ref().and_then(|cp| cp.stopped_at());
+    let (checkpoint_stats, restore_time) = checkpoints
+        .as_ref()
+        .map(|cp| cp.stats())
+        .unwrap_or_default();
     match root_cause {
         // Stopped on purpose: the tasks were cancelled after a checkpoint.
         Some(e) if e.is_cancelled() && stopped_after.is_some() => {}
@@ -346,6 +354,8 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
         stats,
         batches: metrics.batch_times(),
         stopped_after,
+        checkpoints: checkpoint_stats,
+        restore_time,
         elapsed: started.elapsed(),
         collectors: plan.collectors,
     })

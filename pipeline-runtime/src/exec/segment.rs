@@ -226,11 +226,14 @@ impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
                 ),
             }
         }
+        let started = std::time::Instant::now();
         self.chain.restore(&Restore {
             checkpoints,
             instance: self.instance,
             parallelism: self.parallelism,
-        })
+        })?;
+        checkpoints.restored_in(started.elapsed());
+        Ok(())
     }
 
     /// Takes checkpoint `epoch` (`None`: the final report once the input
