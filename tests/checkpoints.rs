@@ -6,6 +6,9 @@
 //! written twice. Also: restoring at another parallelism, damaged
 //! checkpoints, and a disk that fills up.
 
+#[path = "support/kafka.rs"]
+mod kafka;
+
 use pipeline::prelude::*;
 use pipeline::runtime::checkpoint::{CheckpointOptions, Manifest};
 use std::collections::BTreeMap;
@@ -43,6 +46,27 @@ pipeline! {
     }
 }
 
+/// Slower than [`pace`]: 10 ms every 100 records, so a Kafka run outlasts
+/// its consumer's group join.
+fn pace_slowly(c: &Click) {
+    if c.seq.is_multiple_of(100) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pipeline! {
+    /// As `Totals`, from a Kafka topic.
+    pipeline KafkaTotals {
+        source clicks: Click = kafka(topic: "in", format: json, start: earliest, bounded: true, watermark: bounded(1s));
+        clicks
+            -> inspect(pace_slowly)
+            -> key_by(|c: &Click| c.user.clone())
+            -> window(tumbling(10s))
+            -> aggregate(count(), sum(amount))
+            -> sink file(name: "out", path: "out/", format: json);
+    }
+}
+
 pipeline! {
     /// The running total per user, from a generator, through `reduce`.
     pipeline Running {
@@ -57,22 +81,28 @@ pipeline! {
 const CLICKS: u64 = 200_000;
 const USERS: u64 = 40;
 
-/// Writes the input: two files of JSON clicks, 2 ms apart in event time
-/// with up to 500 ms of disorder (less than the watermark's bound, so no
-/// record is late and results do not depend on timing).
+/// Click `seq` as a JSON line: 2 ms apart in event time with up to 500 ms
+/// of disorder (less than the watermark's bound, so no record is late and
+/// results do not depend on timing).
+fn click(seq: u64) -> String {
+    let jitter = (seq * 7919) % 500;
+    let ts = 1_000_000 + (seq * 2) as i64 - jitter as i64;
+    format!(
+        "{{\"seq\":{seq},\"user\":\"u{}\",\"amount\":{},\"ts\":{ts}}}",
+        (seq * 31) % USERS,
+        seq % 13
+    )
+}
+
+/// Writes the input: the clicks in two files.
 fn write_input(dir: &Path) -> PathBuf {
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     let mut files = [String::new(), String::new()];
     for seq in 0..CLICKS {
-        let jitter = (seq * 7919) % 500;
-        let ts = 1_000_000 + (seq * 2) as i64 - jitter as i64;
-        let line = format!(
-            "{{\"seq\":{seq},\"user\":\"u{}\",\"amount\":{},\"ts\":{ts}}}\n",
-            (seq * 31) % USERS,
-            seq % 13
-        );
-        files[(seq * 2 / CLICKS) as usize].push_str(&line);
+        let file = &mut files[(seq * 2 / CLICKS) as usize];
+        file.push_str(&click(seq));
+        file.push('\n');
     }
     for (i, text) in files.iter().enumerate() {
         std::fs::write(input.join(format!("clicks-{i}.jsonl")), text).unwrap();
@@ -83,8 +113,13 @@ fn write_input(dir: &Path) -> PathBuf {
 /// What `Totals` must publish, computed directly: (user, window start) →
 /// (count, sum).
 fn expected_totals() -> BTreeMap<(String, i64), (u64, u64)> {
+    expected_totals_of(CLICKS)
+}
+
+/// The same for the first `clicks` clicks.
+fn expected_totals_of(clicks: u64) -> BTreeMap<(String, i64), (u64, u64)> {
     let mut out = BTreeMap::new();
-    for seq in 0..CLICKS {
+    for seq in 0..clicks {
         let jitter = (seq * 7919) % 500;
         let ts = 1_000_000 + (seq * 2) as i64 - jitter as i64;
         let start = ts - ts.rem_euclid(10_000);
@@ -120,6 +155,8 @@ fn published(out: &Path) -> Vec<String> {
 struct Job {
     pipeline: &'static str,
     input: Option<PathBuf>,
+    /// For `kafka`: the topic and brokers.
+    topic: Option<(String, String)>,
     out: PathBuf,
     checkpoints: PathBuf,
     mode: &'static str,
@@ -146,6 +183,10 @@ impl Job {
         .stderr(Stdio::piped());
         if let Some(input) = &self.input {
             cmd.env("CP_IN", input);
+        }
+        if let Some((topic, brokers)) = &self.topic {
+            cmd.env("CP_TOPIC", topic)
+                .env("PIPELINE_KAFKA_BROKERS", brokers);
         }
         cmd.spawn().unwrap()
     }
@@ -193,8 +234,14 @@ fn seed() -> u64 {
 
 /// Kills `job` `kills` times at random points, then lets it finish.
 fn run_with_kills(job: &Job, kills: usize, rng: &mut Lcg) {
+    run_with_kills_between(job, kills, rng, (300, 1000));
+}
+
+/// Kills `job` `kills` times, each between `ms.0` and `ms.1` after its
+/// start, then lets it finish.
+fn run_with_kills_between(job: &Job, kills: usize, rng: &mut Lcg, ms: (u64, u64)) {
     for _ in 0..kills {
-        job.kill_after(rng.between(300, 1000));
+        job.kill_after(rng.between(ms.0, ms.1));
     }
     let stderr = job.run();
     // The kills landed while the pipeline worked: the last run went on
@@ -211,6 +258,7 @@ fn totals_job(dir: &Path, input: &Path, name: &str, mode: &'static str, p: usize
     Job {
         pipeline: "totals",
         input: Some(input.to_owned()),
+        topic: None,
         out: dir.join(format!("{name}-out")),
         checkpoints: dir.join(format!("{name}-chk")),
         mode,
@@ -264,6 +312,44 @@ fn file_to_file_is_exactly_once_across_kills_in_micro_batch_mode() {
 }
 
 #[test]
+fn kafka_to_files_is_exactly_once_across_kills() {
+    const KAFKA_CLICKS: u64 = 60_000;
+    let brokers = kafka::brokers();
+    let topic = kafka::unique("checkpointed-clicks");
+    kafka::create_topic(&brokers, &topic, 2);
+    kafka::produce(
+        &brokers,
+        &topic,
+        (0..KAFKA_CLICKS).map(|seq| kafka::Out::keyed(format!("k{}", seq % 2), click(seq))),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let job = Job {
+        pipeline: "kafka",
+        input: None,
+        topic: Some((topic, brokers)),
+        out: dir.path().join("out"),
+        checkpoints: dir.path().join("chk"),
+        mode: "continuous",
+        parallelism: 2,
+    };
+    let mut rng = Lcg(seed());
+    // A group join takes about 1.5 s on the test broker: kills come later.
+    run_with_kills_between(&job, 5, &mut rng, (2000, 3200));
+    if std::env::var("CP_DEBUG").is_ok() {
+        for chk in checkpoints(&job.checkpoints) {
+            eprintln!(
+                "{}",
+                std::fs::read_to_string(chk.join("manifest.json")).unwrap()
+            );
+        }
+    }
+    assert_eq!(
+        parse_totals(&published(&job.out)),
+        expected_totals_of(KAFKA_CLICKS)
+    );
+}
+
+#[test]
 fn a_checkpoint_taken_at_two_instances_restores_at_three() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path());
@@ -291,6 +377,7 @@ fn a_reduce_over_a_generator_is_exactly_once_across_kills() {
     let job = |name: &str| Job {
         pipeline: "running",
         input: None,
+        topic: None,
         out: dir.path().join(format!("{name}-out")),
         checkpoints: dir.path().join(format!("{name}-chk")),
         mode: "continuous",
@@ -519,6 +606,20 @@ fn child() {
         "totals" => {
             args.extend(["--set".into(), format!("clicks.path={:?}", var("CP_IN"))]);
             pipeline::runtime::cli::main_from::<Totals, _>(args)
+        }
+        "kafka" => {
+            // A new consumer group each time: no member of a killed run
+            // holds partitions, and the checkpoint's offsets, not the
+            // group's, say where reading goes on.
+            args.extend([
+                "--set".into(),
+                format!("clicks.topic={:?}", var("CP_TOPIC")),
+                "--set".into(),
+                format!("clicks.group={:?}", kafka::unique("checkpointed")),
+                "--set".into(),
+                "clicks.session.timeout.ms=3000".into(),
+            ]);
+            pipeline::runtime::cli::main_from::<KafkaTotals, _>(args)
         }
         _ => pipeline::runtime::cli::main_from::<Running, _>(args),
     };

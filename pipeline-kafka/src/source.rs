@@ -193,6 +193,8 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     ended: false,
                     warned_missing: false,
                     env: None,
+                    checkpointed: false,
+                    saved: Vec::new(),
                 }) as Box<dyn Origin<T>>
             })
             .collect())
@@ -268,6 +270,9 @@ struct Group {
     /// their end by some instance.
     partitions: Option<usize>,
     at_end: HashSet<i32>,
+    /// The next offset of each partition in the checkpoint the run
+    /// started from: a partition assigned to any instance starts there.
+    restored: std::collections::HashMap<Tp, i64>,
 }
 
 /// The consumer's callbacks: rebalances (start positions, revocations
@@ -432,9 +437,21 @@ impl Callbacks {
     ) {
         let fresh: Vec<&Tp> = {
             let mut group = lock(&self.group);
-            listed
+            let fresh: Vec<&Tp> = listed
                 .iter()
                 .filter(|tp| group.started.insert((*tp).clone()))
+                .collect();
+            // A partition the checkpoint has goes on from its position
+            // there, whatever the start setting says.
+            fresh
+                .into_iter()
+                .filter(|tp| match group.restored.get(*tp) {
+                    Some(next) => {
+                        let _ = tpl.set_partition_offset(&tp.0, tp.1, Offset::Offset(*next));
+                        false
+                    }
+                    None => true,
+                })
                 .collect()
         };
         if fresh.is_empty() {
@@ -520,6 +537,10 @@ struct KafkaOrigin<T, R> {
     ended: bool,
     warned_missing: bool,
     env: Option<RunEnv>,
+    /// Whether checkpoints decide when offsets are committed.
+    checkpointed: bool,
+    /// The offsets saved for checkpoints not known complete yet.
+    saved: Vec<(u64, Vec<(Tp, i64)>)>,
 }
 
 impl<T, R> Drop for KafkaOrigin<T, R> {
@@ -711,6 +732,7 @@ impl<T, R> KafkaOrigin<T, R> {
 impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     fn open(&mut self, env: &RunEnv) -> Result<()> {
         self.env = Some(env.clone());
+        self.checkpointed = env.checkpointing();
         self.bad.open(env);
         let callbacks = Callbacks {
             shared: self.shared.clone(),
@@ -857,9 +879,101 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         Ok(Fill::More)
     }
 
+    /// With checkpoints, offsets are committed when a checkpoint is
+    /// complete, and only a revocation commits on its own.
     fn commit_due(&self) -> bool {
         self.must_commit
-            || (self.uncommitted && self.last_commit.elapsed() >= self.settings.commit_interval)
+            || (!self.checkpointed
+                && self.uncommitted
+                && self.last_commit.elapsed() >= self.settings.commit_interval)
+    }
+
+    /// The next offset of every partition this instance has read from,
+    /// and the restored position of every partition no instance has read
+    /// from since (a checkpoint taken while the group is still being
+    /// joined must not forget where reading goes on); also passes the
+    /// barrier to the dead-letter stream.
+    fn snapshot(
+        &mut self,
+        snapshot: &mut pipeline_runtime::checkpoint::Snapshot<'_>,
+    ) -> Result<Option<serde_json::Value>> {
+        self.bad.snapshot(snapshot)?;
+        let mut positions: std::collections::BTreeMap<Tp, i64> = lock(&self.group)
+            .restored
+            .iter()
+            .map(|(tp, next)| (tp.clone(), *next))
+            .collect();
+        for (id, next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
+            positions.insert(self.ids[id].clone(), *next);
+        }
+        let offsets: Vec<(Tp, i64)> = positions.into_iter().collect();
+        let json = serde_json::json!({
+            "offsets": offsets.iter().map(|((t, p), n)| serde_json::json!([t, p, n])).collect::<Vec<_>>()
+        });
+        if let Some(epoch) = snapshot.epoch() {
+            self.saved.push((epoch, offsets));
+        }
+        Ok(Some(json))
+    }
+
+    /// Every instance's saved offsets, for whichever instance is assigned
+    /// each partition now (the parallelism may differ from then). Where
+    /// instances disagree (one carried a restored position, another read
+    /// on from it), the furthest wins: positions only move forward.
+    fn restore(&mut self, _instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
+        let mut group = lock(&self.group);
+        for position in saved.iter().flatten() {
+            let offsets = position
+                .get("offsets")
+                .and_then(serde_json::Value::as_array);
+            for entry in offsets.into_iter().flatten() {
+                let parsed = (
+                    entry.get(0).and_then(serde_json::Value::as_str),
+                    entry.get(1).and_then(serde_json::Value::as_i64),
+                    entry.get(2).and_then(serde_json::Value::as_i64),
+                );
+                let (Some(topic), Some(partition), Some(next)) = parsed else {
+                    return Err(
+                        self.error(format!("a saved Kafka position is damaged: {entry}"), false)
+                    );
+                };
+                let partition = i32::try_from(partition).map_err(|_| {
+                    self.error(format!("a saved Kafka position is damaged: {entry}"), false)
+                })?;
+                let at = group
+                    .restored
+                    .entry((topic.to_owned(), partition))
+                    .or_insert(next);
+                *at = (*at).max(next);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the offsets saved for the newest complete checkpoint, so
+    /// the group's committed offsets (lag monitoring, a start without a
+    /// checkpoint) follow the checkpoints.
+    fn checkpoint_complete(&mut self, epoch: u64) -> Result<()> {
+        let Some(last) = self.saved.iter().rposition(|(e, _)| *e <= epoch) else {
+            return Ok(());
+        };
+        let done: Vec<_> = self.saved.drain(..=last).collect();
+        let Some((_, offsets)) = done.last() else {
+            return Ok(());
+        };
+        let Some(consumer) = &self.consumer else {
+            return Ok(());
+        };
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), next) in offsets {
+            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+        }
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(&tpl, CommitMode::Async)
+        {
+            tracing::warn!(source = %self.name, "could not commit the offsets of checkpoint {epoch}: {e}");
+        }
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {

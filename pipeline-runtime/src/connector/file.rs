@@ -240,14 +240,14 @@ impl FileLines {
 
     /// Opens a range: positions the reader at the first line that starts in
     /// it, and reads the file's header first if it needs one.
-    fn open_unit(&self, unit: &Unit) -> Result<OpenFile> {
+    fn open_unit(&mut self, unit: &Unit) -> Result<OpenFile> {
         let path = &unit.path;
         let handle = File::open(path).map_err(|e| self.io_error("cannot open".into(), path, e))?;
         let mut reader = BufReader::with_capacity(256 * 1024, handle);
         let mut header = None;
         let mut pos = unit.start;
         let key = unit.key();
-        if let Some(&(at, line_no)) = self.resume.get(&key) {
+        if let Some((at, line_no)) = self.resume.remove(&key) {
             // Going on after a checkpoint: `at` starts a line.
             if self.header {
                 let mut line = Vec::new();
@@ -367,13 +367,18 @@ impl LineReader for FileLines {
         Ok(true)
     }
 
-    /// The ranges read to their end and where the current one is: a
+    /// The ranges read to their end, where the current one is, and where
+    /// ranges a restore stopped inside but not reached again go on: a
     /// restore at any parallelism goes on from there.
     fn position(&self) -> Option<serde_json::Value> {
-        let at = self
+        let current = self
             .current
             .as_ref()
             .map(|f| serde_json::json!({ "range": f.key, "byte": f.pos, "line": f.line_no }));
+        let waiting = self.resume.iter().map(
+            |(range, (byte, line))| serde_json::json!({ "range": range, "byte": byte, "line": line }),
+        );
+        let at: Vec<serde_json::Value> = current.into_iter().chain(waiting).collect();
         Some(serde_json::json!({ "done": self.done, "at": at }))
     }
 
@@ -387,13 +392,19 @@ impl LineReader for FileLines {
                     .flatten()
                     .filter_map(|r| r.as_str().map(str::to_owned)),
             );
-            if let Some(at) = s.get("at").filter(|a| !a.is_null()) {
+            let at = s.get("at").and_then(serde_json::Value::as_array);
+            for at in at.into_iter().flatten() {
                 let range = at.get("range").and_then(serde_json::Value::as_str);
                 let byte = at.get("byte").and_then(serde_json::Value::as_u64);
                 let line = at.get("line").and_then(serde_json::Value::as_u64);
                 match (range, byte, line) {
                     (Some(r), Some(b), Some(l)) => {
-                        self.resume.insert(r.to_owned(), (b, l));
+                        // Several instances may carry one range's
+                        // position: the furthest wins.
+                        let e = self.resume.entry(r.to_owned()).or_insert((b, l));
+                        if b > e.0 {
+                            *e = (b, l);
+                        }
                     }
                     _ => {
                         return Err(crate::checkpoint::error(format!(

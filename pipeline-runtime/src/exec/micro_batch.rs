@@ -121,6 +121,10 @@ impl<T: Send> Origin<T> for MicroBatchOrigin<T> {
         self.inner.snapshot(snapshot)
     }
 
+    fn checkpoint_complete(&mut self, epoch: u64) -> Result<()> {
+        self.inner.checkpoint_complete(epoch)
+    }
+
     fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
         self.inner.restore(instance, saved)
     }

@@ -97,6 +97,14 @@ pub trait Origin<T>: Send {
         let _ = (instance, saved);
         Ok(())
     }
+
+    /// Checkpoint `epoch` is complete: a source that records its progress
+    /// outside (Kafka's committed offsets) records the positions it saved
+    /// for it.
+    fn checkpoint_complete(&mut self, epoch: u64) -> Result<()> {
+        let _ = epoch;
+        Ok(())
+    }
 }
 
 /// The partitions of a multi-partition origin; see [`Origin::partitions`].
@@ -126,6 +134,13 @@ impl RunEnv {
     /// Whether the run is being stopped.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Whether the run takes checkpoints: sources then record their
+    /// progress (commit offsets) when a checkpoint is complete
+    /// ([`Origin::checkpoint_complete`]), not on their own schedule.
+    pub fn checkpointing(&self) -> bool {
+        self.checkpoints.is_some()
     }
 
     /// The tokio runtime that drives network I/O.

@@ -280,6 +280,7 @@ impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
         let committed = checkpoints.committed();
         if committed > self.committed {
             self.committed = committed;
+            self.origin.checkpoint_complete(committed)?;
             self.chain.commit(committed)?;
         }
         Ok(())

@@ -373,6 +373,10 @@ impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
 
     /// Goes back to the inner positions, with the smallest watermark any
     /// instance had emitted (the instances may have been split otherwise).
+    fn checkpoint_complete(&mut self, epoch: u64) -> Result<()> {
+        self.inner.checkpoint_complete(epoch)
+    }
+
     fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
         let inner: Vec<Option<serde_json::Value>> = saved
             .iter()
