@@ -25,7 +25,8 @@ mod source;
 
 pub use message::{KafkaMessage, ReadMessage, Value, WithMetadata};
 pub use sink::{
-    HeadersOf, KafkaKey, KafkaSink, KafkaSinkSettings, KafkaWriter, KeyOf, NoHeaders, NoKey,
+    Delivery, EPOCH_HEADER, HeadersOf, KafkaKey, KafkaSink, KafkaSinkSettings, KafkaWriter, KeyOf,
+    NoHeaders, NoKey, SINK_HEADER,
 };
 pub use source::{KafkaSource, KafkaSourceSettings, Start};
 

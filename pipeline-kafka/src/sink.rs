@@ -1,11 +1,30 @@
 //! The Kafka sink: one producer per parallel instance.
 //!
-//! Delivery is at-least-once: sends are asynchronous, and before a source
-//! commits its progress the sink waits until every record sent so far is
-//! acknowledged ([`Push::sync`]). A record that cannot be delivered (the
-//! broker gone longer than `message.timeout.ms`, a topic that does not
-//! exist) fails the run with the broker's error; nothing is dropped
-//! silently. Transactions, for exactly-once output, come with checkpoints.
+//! With `delivery: at_least_once` (the default), sends are asynchronous,
+//! and before a source commits its progress the sink waits until every
+//! record sent so far is acknowledged ([`Push::sync`]). A record that
+//! cannot be delivered (the broker gone longer than `message.timeout.ms`, a
+//! topic that does not exist) fails the run with the broker's error;
+//! nothing is dropped silently.
+//!
+//! With `delivery: exactly_once` (which needs checkpoints), the sink is
+//! the two-phase commit of Flink's Kafka sink: each instance writes
+//! through transactional producers with stable ids
+//! (`TRANSACTIONAL_ID-INSTANCE-SLOT`, two slots used in turn), prepares
+//! (flushes) its transaction at each checkpoint barrier, and commits it
+//! once the checkpoint is complete. A restarted instance initialises the
+//! same ids, which fences any producer of the old process still alive (a
+//! zombie) and aborts its open transactions. Every record carries the
+//! headers `pipeline.sink` (`SINK/INSTANCE`) and `pipeline.epoch` (the
+//! checkpoint that covers it), so that a reader can also rebuild the
+//! committed view from the pipeline's own checkpoints.
+//!
+//! What still depends on the broker: read-committed consumers must not
+//! see aborted transactions; and librdkafka cannot resume a prepared
+//! transaction in a new process, so a crash in the moment between a
+//! checkpoint's completion and the sink's commit leaves that transaction
+//! to be aborted when the ids are initialised again (Flink resumes it
+//! instead).
 
 use crate::{Property, default_brokers, settings_error};
 use pipeline_runtime::connector::{SinkConnector, SinkCtx};
@@ -37,6 +56,13 @@ pub struct KafkaSinkSettings {
     /// The longest a sync waits for acknowledgements before failing.
     #[serde(with = "humantime_serde")]
     pub sync_timeout: Duration,
+    /// `at_least_once`, or `exactly_once` (transactions committed with
+    /// checkpoints; needs `--checkpoint-dir`).
+    pub delivery: Delivery,
+    /// With `exactly_once`: the prefix of the producers' transactional ids.
+    /// Default: `pipeline.SINK.TOPIC`. Keep it stable across restarts, and
+    /// unique per sink.
+    pub transactional_id: String,
     /// librdkafka properties, such as `linger.ms` or `partitioner`
     /// (`murmur2_random` partitions keys as the Java client does).
     #[serde(flatten)]
@@ -49,10 +75,28 @@ impl Default for KafkaSinkSettings {
             brokers: default_brokers(),
             topic: String::new(),
             sync_timeout: Duration::from_secs(60),
+            delivery: Delivery::AtLeastOnce,
+            transactional_id: String::new(),
             properties: BTreeMap::new(),
         }
     }
 }
+
+/// What the Kafka sink guarantees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Every record written at least once (after a restart, some again).
+    #[default]
+    AtLeastOnce,
+    /// Transactions committed with checkpoints (see the module docs).
+    ExactlyOnce,
+}
+
+/// The header naming the sink instance that wrote a record.
+pub const SINK_HEADER: &str = "pipeline.sink";
+/// The header naming the checkpoint that covers a record.
+pub const EPOCH_HEADER: &str = "pipeline.epoch";
 
 /// A record key as bytes: strings and byte vectors as they are, numbers in
 /// decimal, `None` for no key.
@@ -252,6 +296,18 @@ where
         if settings.topic.trim().is_empty() {
             return Err(settings_error(&name, "needs a `topic`"));
         }
+        let exactly_once = settings.delivery == Delivery::ExactlyOnce;
+        if exactly_once && !ctx.checkpointing() {
+            return Err(settings_error(
+                &format!("{name}.delivery"),
+                "`exactly_once` commits transactions with checkpoints: run with `--checkpoint-dir`",
+            ));
+        }
+        let prefix = if settings.transactional_id.is_empty() {
+            format!("pipeline.{name}.{}", settings.topic)
+        } else {
+            settings.transactional_id.clone()
+        };
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &settings.brokers)
@@ -261,15 +317,36 @@ where
             config.set(key, value.to_string());
         }
         (0..ctx.parallelism())
-            .map(|_| {
+            .map(|instance| {
                 let failures = Arc::new(Mutex::new(Failures::default()));
-                let producer: BaseProducer<Deliveries> = config
-                    .create_with_context(Deliveries {
-                        failures: failures.clone(),
-                    })
-                    .map_err(|e| settings_error(&name, &format!("bad Kafka settings: {e}")))?;
+                let slots = if exactly_once { 2 } else { 1 };
+                let mut producers = Vec::new();
+                let mut ids = Vec::new();
+                for slot in 0..slots {
+                    let mut config = config.clone();
+                    if exactly_once {
+                        let id = format!("{prefix}-{instance}-{slot}");
+                        config.set("transactional.id", &id);
+                        ids.push(id);
+                    }
+                    let producer: BaseProducer<Deliveries> = config
+                        .create_with_context(Deliveries {
+                            failures: failures.clone(),
+                        })
+                        .map_err(|e| settings_error(&name, &format!("bad Kafka settings: {e}")))?;
+                    producers.push(producer);
+                }
                 Ok(KafkaWriter {
-                    producer,
+                    producers,
+                    active: 0,
+                    txn: exactly_once.then(|| Transactions {
+                        ids,
+                        initialised: [false, false],
+                        open: false,
+                        epoch: 0,
+                        pending: Vec::new(),
+                        instance,
+                    }),
                     name: name.clone(),
                     topic: settings.topic.clone(),
                     sync_timeout: settings.sync_timeout,
@@ -314,9 +391,31 @@ impl ProducerContext for Deliveries {
     }
 }
 
-/// One sink instance: a producer.
+/// The transactions of an `exactly_once` sink instance.
+#[derive(Debug)]
+struct Transactions {
+    /// The transactional id of each producer slot.
+    ids: Vec<String>,
+    initialised: [bool; 2],
+    /// Whether the active slot has begun a transaction.
+    open: bool,
+    /// The checkpoint that will cover the records written now.
+    epoch: u64,
+    /// Prepared transactions: their checkpoint (`None`: the last, after the
+    /// input ended) and slot.
+    pending: Vec<(Option<u64>, usize)>,
+    instance: usize,
+}
+
+/// How long transactional calls may take.
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One sink instance: a producer (two, taking turns, with transactions).
 pub struct KafkaWriter<T, E, K, H> {
-    producer: BaseProducer<Deliveries>,
+    producers: Vec<BaseProducer<Deliveries>>,
+    /// The producer written to now.
+    active: usize,
+    txn: Option<Transactions>,
     name: String,
     topic: String,
     sync_timeout: Duration,
@@ -347,6 +446,78 @@ impl<T, E, K, H> KafkaWriter<T, E, K, H> {
         })
     }
 
+    /// With transactions: initialises the transactional id of producer
+    /// `slot`, once; that fences older producers with the same id (a
+    /// previous process of this instance) and aborts what they left open.
+    fn init(&mut self, slot: usize) -> Result<()> {
+        let Some(txn) = &mut self.txn else {
+            return Ok(());
+        };
+        if txn.initialised[slot] {
+            return Ok(());
+        }
+        self.producers[slot]
+            .init_transactions(TXN_TIMEOUT)
+            .map_err(|e| {
+                PipelineError::from(ErrorKind::Sink {
+                    sink: self.name.clone(),
+                    message: format!(
+                        "could not initialise transactions of `{}`: {e}",
+                        txn.ids[slot]
+                    ),
+                    retryable: true,
+                })
+            })?;
+        txn.initialised[slot] = true;
+        Ok(())
+    }
+
+    /// With transactions: begins one on the active producer if none is
+    /// open.
+    fn begin(&mut self) -> Result<()> {
+        if self.txn.as_ref().is_none_or(|t| t.open) {
+            return Ok(());
+        }
+        self.init(self.active)?;
+        let producer = &self.producers[self.active];
+        producer.begin_transaction().map_err(|e| {
+            PipelineError::from(ErrorKind::Sink {
+                sink: self.name.clone(),
+                message: format!("could not begin a transaction: {e}"),
+                retryable: false,
+            })
+        })?;
+        if let Some(txn) = &mut self.txn {
+            txn.open = true;
+        }
+        Ok(())
+    }
+
+    /// Commits the prepared transactions `due` selects.
+    fn commit_pending(&mut self, due: impl Fn(Option<u64>) -> bool) -> Result<()> {
+        let Some(txn) = &mut self.txn else {
+            return Ok(());
+        };
+        let (now, later): (Vec<_>, Vec<_>) = txn.pending.drain(..).partition(|(e, _)| due(*e));
+        txn.pending = later;
+        for (epoch, slot) in now {
+            self.producers[slot]
+                .commit_transaction(TXN_TIMEOUT)
+                .map_err(|e| {
+                    PipelineError::from(ErrorKind::Sink {
+                        sink: self.name.clone(),
+                        message: format!(
+                            "could not commit the transaction of checkpoint {} (`{}`): {e}",
+                            epoch.map_or_else(|| "last".to_owned(), |e| e.to_string()),
+                            txn.ids[slot]
+                        ),
+                        retryable: false,
+                    })
+                })?;
+        }
+        Ok(())
+    }
+
     /// Fails if a delivery failed.
     fn check(&self) -> Result<()> {
         let failures = self
@@ -373,6 +544,7 @@ where
     H: HeadersOf<T>,
 {
     fn push(&mut self, item: T) -> Result<()> {
+        self.begin()?;
         self.value.clear();
         self.encoder
             .encode(&item, &mut self.value)
@@ -388,16 +560,34 @@ where
         if keyed {
             record = record.key(&self.key_buf);
         }
-        if let Some(headers) = self.headers.headers_of(&item) {
+        let mut headers = self.headers.headers_of(&item);
+        if let Some(txn) = &self.txn {
+            let sink = format!("{}/{}", self.name, txn.instance);
+            let epoch = txn.epoch.to_string();
+            headers = Some(
+                headers
+                    .unwrap_or_default()
+                    .insert(Header {
+                        key: SINK_HEADER,
+                        value: Some(sink.as_bytes()),
+                    })
+                    .insert(Header {
+                        key: EPOCH_HEADER,
+                        value: Some(epoch.as_bytes()),
+                    }),
+            );
+        }
+        if let Some(headers) = headers {
             record = record.headers(headers);
         }
+        let producer = &self.producers[self.active];
         loop {
-            match self.producer.send(record) {
+            match producer.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The local queue is full: serve deliveries, then retry.
                     record = back;
-                    self.producer.poll(Duration::from_millis(10));
+                    producer.poll(Duration::from_millis(10));
                     self.check()?;
                 }
                 Err((e, _)) => {
@@ -410,22 +600,85 @@ where
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.producer.poll(Duration::ZERO);
+        self.producers[self.active].poll(Duration::ZERO);
         self.check()
     }
 
     fn sync(&mut self) -> Result<()> {
-        self.producer.flush(self.sync_timeout).map_err(|e| {
-            self.error(
-                format!(
-                    "records to `{}` were not acknowledged within {}: {e}",
-                    self.topic,
-                    humantime::format_duration(self.sync_timeout)
-                ),
-                true,
-            )
-        })?;
+        self.producers[self.active]
+            .flush(self.sync_timeout)
+            .map_err(|e| {
+                self.error(
+                    format!(
+                        "records to `{}` were not acknowledged within {}: {e}",
+                        self.topic,
+                        humantime::format_duration(self.sync_timeout)
+                    ),
+                    true,
+                )
+            })?;
         self.check()
+    }
+
+    /// With transactions: prepares (flushes) the open one for this
+    /// checkpoint, commits those of earlier checkpoints (complete, since
+    /// one checkpoint is taken at a time), and moves to the other
+    /// producer for the next.
+    fn snapshot(
+        &mut self,
+        snapshot: &mut pipeline_runtime::checkpoint::Snapshot<'_>,
+    ) -> Result<()> {
+        if self.txn.is_none() {
+            return self.sync();
+        }
+        self.sync()?;
+        let epoch = snapshot.epoch();
+        if let Some(e) = epoch {
+            self.commit_pending(|p| p.is_some_and(|p| p < e))?;
+        }
+        let active = self.active;
+        if let Some(txn) = &mut self.txn {
+            if txn.open {
+                txn.open = false;
+                txn.pending.push((epoch, active));
+            }
+            for (e, slot) in &txn.pending {
+                snapshot.stage(
+                    &self.name,
+                    serde_json::json!({ "transactional_id": txn.ids[*slot], "epoch": e }),
+                );
+            }
+            if let Some(e) = epoch {
+                txn.epoch = e + 1;
+                self.active = 1 - active;
+                if txn.pending.iter().any(|(_, slot)| *slot == self.active) {
+                    return Err(self.error(
+                        "a transaction of an earlier checkpoint is still open".into(),
+                        false,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// At the start of a run: initialises both transactional ids, which
+    /// fences the producers of a previous process of this instance. Records
+    /// of this run are covered by the checkpoint after the restored one.
+    /// Transactions the restored checkpoint had prepared are committed, if
+    /// the old process did, or aborted by the initialisation (see the
+    /// module docs).
+    fn restore(&mut self, restore: &pipeline_runtime::checkpoint::Restore<'_>) -> Result<()> {
+        if let Some(txn) = &mut self.txn {
+            txn.epoch = restore.next_epoch();
+            self.init(0)?;
+            self.init(1)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.commit_pending(|p| p.is_none_or(|p| p <= epoch))
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -428,6 +428,14 @@ fn check_value(spec: &ConnectorSpec, key: &str, kind: OptKind, value: &Expr, cx:
                 cx.push(e);
             }
         }
+        OptKind::Delivery => {
+            if delivery_value(value).is_none() {
+                cx.error(
+                    value.span(),
+                    "`delivery` takes `at_least_once` or `exactly_once` (transactions committed with checkpoints)",
+                );
+            }
+        }
         OptKind::Start => {
             if start_value(value).is_none() {
                 cx.error(
@@ -551,6 +559,20 @@ pub(crate) fn start_value(value: &Expr) -> Option<proc_macro2::TokenStream> {
         }
         _ => None,
     }
+}
+
+/// The Kafka sink's `delivery` value as Rust, if `value` is one.
+pub(crate) fn delivery_value(value: &Expr) -> Option<proc_macro2::TokenStream> {
+    let delivery = quote::quote!(::pipeline::kafka::Delivery);
+    let Expr::Path(p) = value else {
+        return None;
+    };
+    let variant = match p.path.get_ident()?.to_string().as_str() {
+        "at_least_once" => quote::quote!(AtLeastOnce),
+        "exactly_once" => quote::quote!(ExactlyOnce),
+        _ => return None,
+    };
+    Some(quote::quote!(#delivery::#variant))
 }
 
 /// The format named by `value`, if it is a plain name.

@@ -197,6 +197,11 @@ fn settings(
                 let value = crate::analyze::start_value(&opt.value)?;
                 Some(quote_spanned!(opt.value.span()=> __cfg.#key = #value;))
             }
+            OptKind::Delivery => {
+                let key = &opt.key;
+                let value = crate::analyze::delivery_value(&opt.value)?;
+                Some(quote_spanned!(opt.value.span()=> __cfg.#key = #value;))
+            }
         }
     });
     quote! {{

@@ -44,6 +44,8 @@ pub(crate) enum OptKind {
     WatermarkTuning,
     /// `start: committed | earliest | latest | timestamp(MS)` (Kafka).
     Start,
+    /// `delivery: at_least_once | exactly_once` (the Kafka sink).
+    Delivery,
 }
 
 /// A connector as the DSL sees it.
@@ -193,6 +195,8 @@ pub(crate) const CONNECTORS: &[ConnectorSpec] = &[
             ("topic", OptKind::Str),
             ("brokers", OptKind::Str),
             ("sync_timeout", OptKind::Duration),
+            ("delivery", OptKind::Delivery),
+            ("transactional_id", OptKind::Str),
             ("format", OptKind::Format),
             ("key", OptKind::Code),
             ("headers", OptKind::Code),

@@ -154,7 +154,19 @@ pub struct In {
 /// Reads `topic` from the beginning until at least `at_least` messages
 /// came and every partition is read to its end, or `timeout` passes.
 pub fn consume(brokers: &str, topic: &str, at_least: usize, timeout: Duration) -> Vec<In> {
+    consume_with(brokers, topic, at_least, timeout, "read_committed")
+}
+
+/// As [`consume`], with the consumer's `isolation.level`.
+pub fn consume_with(
+    brokers: &str,
+    topic: &str,
+    at_least: usize,
+    timeout: Duration,
+    isolation: &str,
+) -> Vec<In> {
     let consumer: BaseConsumer = ClientConfig::new()
+        .set("isolation.level", isolation)
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("reader"))
         .set("auto.offset.reset", "earliest")

@@ -135,7 +135,12 @@ impl Checkpoints {
         let base = restored.as_ref().map_or(0, |(m, _)| m.epoch);
         let floor = manifest::list(&options.dir)?
             .first()
-            .map_or(base, |(epoch, _)| (*epoch).max(base));
+            .map_or(base, |(epoch, _)| (*epoch).max(base))
+            .max(read_used(&options.dir));
+        // Sinks label what they write with the checkpoint that will cover
+        // it, from the run's first on: no number a crashed run may have
+        // used is given out again.
+        write_used(&options.dir, floor + 1)?;
         Ok(Checkpoints {
             pipeline: graph.name.clone(),
             graph_hash: graph_hash(graph),
@@ -188,6 +193,11 @@ impl Checkpoints {
     /// The newest complete checkpoint.
     pub(crate) fn committed(&self) -> u64 {
         self.committed.load(Ordering::Acquire)
+    }
+
+    /// The number the run's first checkpoint gets.
+    pub(crate) fn first_epoch(&self) -> u64 {
+        self.requested().max(self.floor) + 1
     }
 
     /// The epoch of the checkpoint the run started from.
@@ -379,7 +389,11 @@ impl Checkpoints {
             if progress.in_flight.is_none()
                 && (Instant::now() >= next || self.stop.load(Ordering::Acquire))
             {
-                let epoch = self.requested().max(self.floor) + 1;
+                let epoch = self.first_epoch();
+                // After this barrier, sinks write under `epoch + 1`.
+                if let Err(e) = write_used(&self.options.dir, epoch + 1) {
+                    return Err(self.fail(progress, e));
+                }
                 progress.in_flight = Some(epoch);
                 progress.requested_at = Some(Instant::now());
                 self.requested.store(epoch, Ordering::Release);
@@ -479,6 +493,26 @@ impl Checkpoints {
         let progress = self.lock();
         (progress.stats.clone(), progress.restore_time)
     }
+}
+
+/// The file holding the highest checkpoint number a run may have used.
+const USED: &str = "epochs-used";
+
+/// The highest checkpoint number a run may have used (0 if none).
+fn read_used(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join(USED))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Records durably that checkpoint numbers up to `epoch` may be in use.
+fn write_used(dir: &Path, epoch: u64) -> Result<()> {
+    let tmp = dir.join(format!("{USED}.tmp"));
+    manifest::write_synced(&tmp, epoch.to_string().as_bytes())?;
+    std::fs::rename(&tmp, dir.join(USED))
+        .map_err(|e| manifest::io_error("checkpoint: cannot record the epoch", dir, e))?;
+    manifest::sync_dir(dir)
 }
 
 /// Links a final report's state files into a checkpoint's directory.

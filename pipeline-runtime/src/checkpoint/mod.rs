@@ -176,9 +176,15 @@ pub struct Restore<'a> {
 }
 
 impl Restore<'_> {
-    /// The checkpoint being restored.
-    pub fn epoch(&self) -> u64 {
-        self.checkpoints.restored_epoch().unwrap_or(0)
+    /// The checkpoint being restored; `None` when the run starts afresh
+    /// (stages are told so too, with nothing to read back).
+    pub fn epoch(&self) -> Option<u64> {
+        self.checkpoints.restored_epoch()
+    }
+
+    /// The number the run's first checkpoint will have.
+    pub fn next_epoch(&self) -> u64 {
+        self.checkpoints.first_epoch()
     }
 
     /// The instance restoring, of how many.

@@ -210,14 +210,17 @@ struct ChainTask<In, P> {
 }
 
 impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
-    /// Starts from the checkpoint being restored, if any.
+    /// Starts from the checkpoint being restored, if any (stages are told
+    /// about the start either way, so sinks learn the first checkpoint's
+    /// number).
     fn restore(&mut self, checkpoints: &Checkpoints) -> Result<()> {
-        let Some(epoch) = checkpoints.restored_epoch() else {
-            return Ok(());
-        };
-        self.taken = epoch;
-        self.committed = epoch;
-        if let Some(name) = &self.source {
+        if let Some(epoch) = checkpoints.restored_epoch() {
+            self.taken = epoch;
+            self.committed = epoch;
+        }
+        if let Some(name) = &self.source
+            && let Some(epoch) = checkpoints.restored_epoch()
+        {
             match checkpoints.source_positions(name) {
                 Some(saved) => self.origin.restore(self.instance, &saved)?,
                 None => tracing::warn!(

@@ -161,8 +161,10 @@ pub trait Push<In> {
         Ok(())
     }
 
-    /// The run starts from a checkpoint, before any record: read the
-    /// stage's state back, then forward it.
+    /// A checkpointed run starts, before any record: read the stage's
+    /// state back from the checkpoint being restored (if there is one;
+    /// [`Restore::epoch`](crate::checkpoint::Restore::epoch)), then forward
+    /// it.
     fn restore(&mut self, restore: &crate::checkpoint::Restore<'_>) -> Result<()> {
         let _ = restore;
         Ok(())
