@@ -126,7 +126,7 @@
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-pub use pipeline_macros::{Event, pipeline};
+pub use pipeline_macros::{Event, operator, pipeline};
 pub use pipeline_runtime as runtime;
 /// Nexmark events and their generator (the `nexmark` source).
 pub use pipeline_runtime::connector::nexmark;
@@ -138,7 +138,7 @@ pub use pipeline_kafka as kafka;
 
 /// What a pipeline file needs: `use pipeline::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Event, pipeline};
+    pub use crate::{Event, operator, pipeline};
     pub use pipeline_runtime::exec::{PipelineDef, RunOptions, RunOutcome};
     pub use pipeline_runtime::window::{Window, Windowed};
     pub use pipeline_runtime::{Event, Timestamp, ToTimestamp};

@@ -11,6 +11,7 @@ mod kafka;
 
 use pipeline::prelude::*;
 use pipeline::runtime::checkpoint::{CheckpointOptions, Manifest};
+use pipeline::runtime::state::{KeyedProcess, MapState, ProcessContext, Timer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -63,6 +64,65 @@ pipeline! {
             -> key_by(|c: &Click| c.user.clone())
             -> window(tumbling(10s))
             -> aggregate(count(), sum(amount))
+            -> sink file(name: "out", path: "out/", format: json);
+    }
+}
+
+/// Tumbling 10-second totals per user, by hand: keyed state and
+/// event-time timers in place of `window(..)`.
+#[operator]
+#[derive(Clone, Default)]
+struct HandWindows {
+    /// (count, sum) per open window start.
+    open: MapState<i64, (u64, u64)>,
+}
+
+impl KeyedProcess<String, Click> for HandWindows {
+    type Out = Windowed<String, (u64, u64)>;
+
+    fn on_record(
+        &mut self,
+        _user: &String,
+        c: Click,
+        ctx: &mut ProcessContext<'_, Self::Out>,
+    ) -> pipeline::Result<()> {
+        let start = c.ts - c.ts.rem_euclid(10_000);
+        let e = self.open.entry(start).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += c.amount;
+        ctx.set_event_timer(Timestamp::from_millis(start + 9_999));
+        Ok(())
+    }
+
+    fn on_timer(
+        &mut self,
+        user: &String,
+        timer: Timer,
+        ctx: &mut ProcessContext<'_, Self::Out>,
+    ) -> pipeline::Result<()> {
+        if let Timer::EventTime(at) = timer {
+            let start = at.as_millis() - 9_999;
+            if let Some(value) = self.open.remove(&start) {
+                ctx.emit(Windowed {
+                    key: user.clone(),
+                    start: Timestamp::from_millis(start),
+                    end: Timestamp::from_millis(start + 10_000),
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+pipeline! {
+    /// `Totals` with a hand-written keyed operator.
+    pipeline HandTotals {
+        source clicks: Click = file(path: "in", format: json, watermark: bounded(1s));
+        clicks
+            -> inspect(pace)
+            -> key_by(|c: &Click| c.user.clone())
+            -> process_keyed(HandWindows::default())
             -> sink file(name: "out", path: "out/", format: json);
     }
 }
@@ -496,6 +556,17 @@ fn a_restarted_sink_fences_the_producer_of_its_previous_process() {
 }
 
 #[test]
+fn keyed_operator_state_and_timers_are_exactly_once_across_kills() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let mut job = totals_job(dir.path(), &input, "hand", "continuous", 2);
+    job.pipeline = "hand";
+    let mut rng = Lcg(seed());
+    run_with_kills(&job, 5, &mut rng);
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+}
+
+#[test]
 fn a_checkpoint_taken_at_two_instances_restores_at_three() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path());
@@ -757,6 +828,10 @@ fn child() {
         "totals" => {
             args.extend(["--set".into(), format!("clicks.path={:?}", var("CP_IN"))]);
             pipeline::runtime::cli::main_from::<Totals, _>(args)
+        }
+        "hand" => {
+            args.extend(["--set".into(), format!("clicks.path={:?}", var("CP_IN"))]);
+            pipeline::runtime::cli::main_from::<HandTotals, _>(args)
         }
         "kafka" => {
             // A new consumer group each time: no member of a killed run

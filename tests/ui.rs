@@ -8,6 +8,7 @@ fn ui() {
     t.compile_fail("tests/ui/dsl/*.rs");
     t.compile_fail("tests/ui/connector/*.rs");
     t.compile_fail("tests/ui/types/*.rs");
+    t.compile_fail("tests/ui/operator/*.rs");
     t.compile_fail("tests/ui/event/*.rs");
     t.pass("tests/ui/pass/*.rs");
 }

@@ -8,11 +8,17 @@
 //! `commit_interval` and at the end. A revocation waits for the same: the
 //! instance finishes its batch, syncs, commits, and only then gives the
 //! partitions up, so their next owner goes on exactly where it stopped. A
-//! copy that restarts resumes from the last commit. Records still in
-//! flight across an exchange, and window state, are not covered until
-//! checkpoints exist: a crash may lose them. Window state is not handed
-//! over with a partition either: results of windows open when a partition
-//! moves to another copy can be split between the copies.
+//! copy that restarts resumes from the last commit. Without checkpoints,
+//! records still in flight across an exchange, and window state, are not
+//! covered: a crash may lose them.
+//!
+//! With checkpoints, each instance saves the next offset of every
+//! partition in the checkpoint, and a restored run starts each partition
+//! there (whatever the group committed or `start` says); offsets are
+//! committed to the group only when a checkpoint is complete. Window
+//! state is not handed over with a partition between copies of the
+//! pipeline: results of windows open when a partition moves to another
+//! copy can be split between the copies.
 
 use crate::message::ReadMessage;
 use crate::{Property, default_brokers, settings_error};

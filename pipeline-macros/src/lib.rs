@@ -1,4 +1,4 @@
-//! The `pipeline!` DSL and `#[derive(Event)]`.
+//! The `pipeline!` DSL, `#[derive(Event)]` and `#[operator]`.
 //!
 //! `pipeline!` parses a pipeline, checks it (unknown names, unused streams,
 //! connector options, stage arguments), and expands it into calls on the
@@ -16,6 +16,7 @@ mod codegen;
 mod connectors;
 mod event;
 mod fallback;
+mod operator;
 mod ops;
 mod parse;
 mod suggest;
@@ -41,5 +42,24 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as syn::DeriveInput);
     event::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Makes a struct's `ValueState`, `MapState` and `ListState` fields keyed
+/// state for `process_keyed`: the stage keeps their values per key, swaps
+/// the current key's into the fields around each `on_record` and
+/// `on_timer` call, and saves them in checkpoints. See the `pipeline`
+/// crate.
+#[proc_macro_attribute]
+pub fn operator(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::ItemStruct);
+    // On an error the struct is still emitted, so only the error shows.
+    let unchanged = quote::ToTokens::to_token_stream(&item);
+    operator::expand(attr.into(), item)
+        .unwrap_or_else(|e| {
+            let mut out = e.into_compile_error();
+            out.extend(unchanged);
+            out
+        })
         .into()
 }

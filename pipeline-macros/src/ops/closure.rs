@@ -19,7 +19,12 @@ pub(crate) const fn spec(name: &'static str) -> StageSpec {
 }
 
 fn check(stage: &StageCall, cx: &mut Ctxt) {
-    expect_args(stage, 1, "a closure", cx);
+    let what = if stage.name == "process_keyed" {
+        "an `#[operator]` value, such as `MyOperator::default()`"
+    } else {
+        "a closure"
+    };
+    expect_args(stage, 1, what, cx);
 }
 
 fn expand(stage: &StageCall, _cx: &StageCx) -> TokenStream {

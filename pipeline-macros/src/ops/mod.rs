@@ -1,7 +1,8 @@
 //! The stages the DSL knows: their arguments, checks and expansion.
 //!
-//! Stages that take one closure (`map`, `filter`, `filter_map`, `flat_map`,
-//! `inspect`, `key_by`, `reduce`) share one spec in `closure.rs`: they differ
+//! Stages that take one closure or value (`map`, `filter`, `filter_map`,
+//! `flat_map`, `inspect`, `key_by`, `reduce`, `process`, `process_keyed`)
+//! share one spec in `closure.rs`: they differ
 //! only in the builder method they call, and rustc checks each closure's
 //! signature against that method. `aggregate`, `union`, `join` and the
 //! window stages have their own.
@@ -47,6 +48,7 @@ pub(crate) const STAGES: &[StageSpec] = &[
     closure::spec("key_by"),
     closure::spec("reduce"),
     closure::spec("process"),
+    closure::spec("process_keyed"),
     aggregate::SPEC,
     union::SPEC,
     join::SPEC,

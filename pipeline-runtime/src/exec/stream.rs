@@ -24,6 +24,7 @@ use crate::operator::{
     ReduceStage,
 };
 use crate::operator::{IntervalJoinStage, Joined, Side, TableJoinStage};
+use crate::state::{KeyedProcess, KeyedProcessStage};
 use crate::window::{
     Incremental, LateSenders, ProcessAll, TimeOf, Trigger, WatermarkOrigin, WatermarkSource,
     WatermarkStrategy, Window, WindowAggregateStage, WindowAssigner, Windowed, check_trigger,
@@ -504,6 +505,16 @@ impl<T: Send + 'static, G> Stream<T, G> {
     {
         self
     }
+
+    /// Not available: `process_keyed` needs a keyed stream (add `key_by`
+    /// first).
+    #[doc(hidden)]
+    pub fn process_keyed<P>(self, _op: P) -> Self
+    where
+        Self: NeedsKeyedInput,
+    {
+        self
+    }
 }
 
 impl<T: Send + 'static> Stream<T, SourceSeg<T>> {
@@ -570,6 +581,20 @@ where
         let agg = build(Aggs::new());
         self.inner
             .then("aggregate", |node| AggregateStage { agg, node })
+    }
+
+    /// `process_keyed(op)`: a user stage with keyed state and timers (an
+    /// `#[operator]` struct implementing
+    /// [`KeyedProcess`](crate::state::KeyedProcess)).
+    pub fn process_keyed<P>(self, op: P) -> Stream<P::Out, Chained<G, (K, V), KeyedProcessStage<P>>>
+    where
+        P: KeyedProcess<K, V>,
+        P::Values: StateValue,
+        P::Out: Send + 'static,
+        K: StateValue,
+    {
+        self.inner
+            .then("process_keyed", |node| KeyedProcessStage { op, node })
     }
 
     /// `reduce(|acc, record| ..)`: a running fold per key, emitting the new

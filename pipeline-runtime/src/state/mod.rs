@@ -1,13 +1,20 @@
 //! Keyed state: the per-key values that stateful stages keep.
 //!
-//! Stateful stages (`reduce`, `aggregate`, and later windows and user
-//! operators) go through the [`KeyedState`] trait rather than a map of their
-//! own, so that the backend (memory today; RocksDB with checkpoints later) is
-//! chosen in one place.
+//! Stateful stages (`reduce`, `aggregate`, joins, `process_keyed`) go
+//! through the [`KeyedState`] trait rather than a map of their own, so that
+//! the backend (memory today; RocksDB later) is chosen in one place, and
+//! save their entries in checkpoints by key group. User stages declare
+//! their state with [`ValueState`], [`MapState`] and [`ListState`] fields
+//! of an `#[operator]` struct ([`KeyedProcess`]).
 
 mod memory;
+mod process;
 
 pub use memory::MemoryState;
+pub use process::{
+    KeyedProcess, KeyedProcessOp, KeyedProcessStage, ListState, MapState, OperatorState,
+    ProcessContext, StateField, Timer, ValueState,
+};
 
 /// Values of type `V` kept per key `K` by one instance of a stage.
 ///
