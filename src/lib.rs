@@ -49,6 +49,7 @@
 //! | `join(other).on(..).between(-2s, 5s)` | any | interval join: pairs whose right record's time is within the bounds of the left one's; emits `Joined` |
 //! | `key_by(\|r: &T\| key)` | any | keys the stream (hash exchange at parallelism > 1) |
 //! | `reduce(\|acc, r\| ..)` | keyed | running fold per key, emits the new value |
+//! | `process_keyed(op)` | keyed | your `#[operator]` struct: keyed `ValueState` / `MapState` / `ListState` fields and timers ([`runtime::state::KeyedProcess`]) |
 //! | `aggregate(count())` | keyed | running count per key, emits `(key, n)` |
 //! | `aggregate(sum(f) \| min(f) \| max(f) \| avg(f))` | keyed | `f` is a field name or a closure |
 //! | `aggregate(EXPR)` | keyed | `EXPR` implements [`runtime::operator::Aggregate`] |
