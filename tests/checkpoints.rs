@@ -158,8 +158,13 @@ const USERS: u64 = 40;
 /// of disorder (less than the watermark's bound, so no record is late and
 /// results do not depend on timing).
 fn click(seq: u64) -> String {
+    click_shifted(seq, 0)
+}
+
+/// [`click`], `shift` milliseconds later.
+fn click_shifted(seq: u64, shift: i64) -> String {
     let jitter = (seq * 7919) % 500;
-    let ts = 1_000_000 + (seq * 2) as i64 - jitter as i64;
+    let ts = 1_000_000 + (seq * 2) as i64 - jitter as i64 + shift;
     format!(
         "{{\"seq\":{seq},\"user\":\"u{}\",\"amount\":{},\"ts\":{ts}}}",
         (seq * 31) % USERS,
@@ -869,4 +874,150 @@ fn child() {
     if code != std::process::ExitCode::SUCCESS {
         std::process::exit(1);
     }
+}
+
+pipeline! {
+    /// A short branch into part files beside a slow one.
+    pipeline ShortAndSlow {
+        source small: u64 = iter(items: 0..100_u64);
+        source slow: u64 = generator(count: 40, rate: 10, record: |i: u64| i);
+        small -> sink file(name: "out", path: "out/", format: json);
+        slow -> sink discard();
+    }
+}
+
+#[test]
+fn a_branch_that_ended_publishes_its_output_while_the_rest_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let options = RunOptions::default()
+        .with_setting(&format!("out.path={:?}", out.display().to_string() + "/"))
+        .unwrap()
+        .with_checkpoints(CheckpointOptions {
+            interval: Duration::from_millis(100),
+            ..CheckpointOptions::new(dir.path().join("chk"))
+        });
+    let run = std::thread::spawn(move || ShortAndSlow::run_with(options).unwrap());
+    // The slow source takes 4 s; the short branch's part must be
+    // published long before that.
+    let started = std::time::Instant::now();
+    while published_or_empty(&out).len() < 100 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the ended branch's output was not published while the run went on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!run.is_finished());
+    run.join().unwrap();
+    assert_eq!(published(&out).len(), 100);
+}
+
+/// Published lines, or none if the directory is not there yet.
+fn published_or_empty(out: &Path) -> Vec<String> {
+    if !out.exists() {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(out).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("part-") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            lines.extend(text.lines().map(str::to_owned));
+        }
+    }
+    lines
+}
+
+#[test]
+fn a_run_restored_from_a_finished_checkpoint_processes_new_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let lines: String = (0..10_000).map(|seq| click(seq) + "\n").collect();
+    std::fs::write(input.join("a.jsonl"), &lines).unwrap();
+    let job = totals_job(dir.path(), &input, "twice", "continuous", 2);
+    job.run();
+    let first = expected_totals_of(10_000);
+    assert_eq!(parse_totals(&published(&job.out)), first);
+    // The same clicks an hour later, then the same command again: the
+    // windows restored from the finished run must not treat them as late.
+    let later: String = (0..10_000)
+        .map(|seq| click_shifted(seq, 3_600_000) + "\n")
+        .collect();
+    std::fs::write(input.join("b.jsonl"), later).unwrap();
+    let stderr = job.run();
+    assert!(stderr.contains("restoring checkpoint"), "{stderr}");
+    let mut want = first.clone();
+    for ((user, start), v) in first {
+        want.insert((user, start + 3_600_000), v);
+    }
+    assert_eq!(parse_totals(&published(&job.out)), want);
+}
+
+#[test]
+fn when_no_checkpoint_can_be_restored_the_run_refuses_to_start_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let chk = dir.path().join("chk");
+    let options = || {
+        RunOptions::default()
+            .with_setting(&format!(
+                "out.path={:?}",
+                dir.path().join("out").display().to_string() + "/"
+            ))
+            .unwrap()
+            .with_checkpoints(CheckpointOptions {
+                retain: 1,
+                ..CheckpointOptions::new(&chk)
+            })
+    };
+    Running::run_with(options()).unwrap();
+    let only = checkpoints(&chk);
+    assert_eq!(only.len(), 1);
+    std::fs::write(only[0].join("manifest.json"), "{").unwrap();
+    let e = Running::run_with(options()).unwrap_err().to_string();
+    assert!(e.contains("none of the 1 checkpoints"), "{e}");
+}
+
+pipeline! {
+    /// Bad lines go to a dead-letter stream, in micro-batches.
+    pipeline WithDeadLetters {
+        source nums: u64 = file(path: "in", format: json, on_error: dead_letter(bad));
+        nums -> map(|n: u64| n * 2) -> sink file(name: "out", path: "out/", format: json);
+        bad -> sink file(name: "bad", path: "bad/", format: json);
+    }
+}
+
+#[test]
+fn dead_letters_take_part_in_checkpoints_in_micro_batch_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let text: String = (0..5_000)
+        .map(|i| {
+            if i % 100 == 0 {
+                "oops\n".to_owned()
+            } else {
+                format!("{i}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string() + "/";
+    let options = RunOptions::default()
+        .with_mode(pipeline::runtime::exec::ExecMode::MicroBatch {
+            interval: Duration::from_millis(10),
+        })
+        .with_setting(&format!("nums.path={:?}", input.display().to_string()))
+        .unwrap()
+        .with_setting(&format!("out.path={:?}", path("out")))
+        .unwrap()
+        .with_setting(&format!("bad.path={:?}", path("bad")))
+        .unwrap()
+        .with_checkpoints(CheckpointOptions {
+            interval: Duration::from_millis(20),
+            ..CheckpointOptions::new(dir.path().join("chk"))
+        });
+    WithDeadLetters::run_with(options).unwrap();
+    assert_eq!(published(&dir.path().join("out")).len(), 4_950);
+    assert_eq!(published(&dir.path().join("bad")).len(), 50);
 }

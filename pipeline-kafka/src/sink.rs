@@ -313,9 +313,15 @@ where
             .set("bootstrap.servers", &settings.brokers)
             // Retries must not reorder or duplicate.
             .set("enable.idempotence", "true");
+        if exactly_once {
+            // A transaction stays open for a checkpoint interval and more:
+            // allow what brokers allow by default (15 min), not 1 min.
+            config.set("transaction.timeout.ms", "900000");
+        }
         for (key, value) in &settings.properties {
             config.set(key, value.to_string());
         }
+        let parallelism = ctx.parallelism();
         (0..ctx.parallelism())
             .map(|instance| {
                 let failures = Arc::new(Mutex::new(Failures::default()));
@@ -346,6 +352,9 @@ where
                         epoch: 0,
                         pending: Vec::new(),
                         instance,
+                        parallelism,
+                        prefix: prefix.clone(),
+                        config: config.clone(),
                     }),
                     name: name.clone(),
                     topic: settings.topic.clone(),
@@ -405,6 +414,11 @@ struct Transactions {
     /// input ended) and slot.
     pending: Vec<(Option<u64>, usize)>,
     instance: usize,
+    /// Instances of the sink now, the ids' prefix and the producers'
+    /// settings (to fence instances a smaller restart no longer has).
+    parallelism: usize,
+    prefix: String,
+    config: ClientConfig,
 }
 
 /// How long transactional calls may take.
@@ -669,12 +683,38 @@ where
     /// the old process did, or aborted by the initialisation (see the
     /// module docs).
     fn restore(&mut self, restore: &pipeline_runtime::checkpoint::Restore<'_>) -> Result<()> {
-        if let Some(txn) = &mut self.txn {
-            txn.epoch = restore.next_epoch();
-            self.init(0)?;
-            self.init(1)?;
+        let Some(txn) = &mut self.txn else {
+            return Ok(());
+        };
+        txn.epoch = restore.next_epoch();
+        // Instances the previous run had and this one has not: their ids
+        // are initialised once (by instance 0), which aborts what they
+        // left open.
+        let gone = if txn.instance == 0 {
+            txn.parallelism..restore.saved_parallelism().unwrap_or(0)
+        } else {
+            0..0
+        };
+        for instance in gone {
+            for slot in 0..2 {
+                let id = format!("{}-{instance}-{slot}", txn.prefix);
+                let mut config = txn.config.clone();
+                config.set("transactional.id", &id);
+                let name = &self.name;
+                let producer: BaseProducer = config
+                    .create()
+                    .map_err(|e| settings_error(name, &format!("bad Kafka settings: {e}")))?;
+                producer.init_transactions(TXN_TIMEOUT).map_err(|e| {
+                    PipelineError::from(ErrorKind::Sink {
+                        sink: name.clone(),
+                        message: format!("could not abort the transactions of `{id}`: {e}"),
+                        retryable: true,
+                    })
+                })?;
+            }
         }
-        Ok(())
+        self.init(0)?;
+        self.init(1)
     }
 
     fn commit(&mut self, epoch: u64) -> Result<()> {

@@ -15,7 +15,12 @@
 //! With checkpoints, each instance saves the next offset of every
 //! partition in the checkpoint, and a restored run starts each partition
 //! there (whatever the group committed or `start` says); offsets are
-//! committed to the group only when a checkpoint is complete. Window
+//! committed to the group only when a checkpoint is complete, and a
+//! partition revoked from one instance goes on at the next instance of
+//! this process from where the first stopped. Between copies of the
+//! pipeline (several processes in one group, each with its own
+//! checkpoints), a partition that moves goes on from the group's offsets,
+//! those of the last complete checkpoint: at-least-once. Window
 //! state is not handed over with a partition between copies of the
 //! pipeline: results of windows open when a partition moves to another
 //! copy can be split between the copies.
@@ -447,17 +452,18 @@ impl Callbacks {
                 .iter()
                 .filter(|tp| group.started.insert((*tp).clone()))
                 .collect();
-            // A partition the checkpoint has goes on from its position
-            // there, whatever the start setting says.
+            // A partition with a known position (from the checkpoint the
+            // run started from, or handed over by another instance of this
+            // process) goes on from there, whatever the start setting or
+            // the group's offsets say.
+            for tp in listed {
+                if let Some(next) = group.restored.get(tp) {
+                    let _ = tpl.set_partition_offset(&tp.0, tp.1, Offset::Offset(*next));
+                }
+            }
             fresh
                 .into_iter()
-                .filter(|tp| match group.restored.get(*tp) {
-                    Some(next) => {
-                        let _ = tpl.set_partition_offset(&tp.0, tp.1, Offset::Offset(*next));
-                        false
-                    }
-                    None => true,
-                })
+                .filter(|tp| !group.restored.contains_key(*tp))
                 .collect()
         };
         if fresh.is_empty() {
@@ -894,11 +900,12 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 && self.last_commit.elapsed() >= self.settings.commit_interval)
     }
 
-    /// The next offset of every partition this instance has read from,
-    /// and the restored position of every partition no instance has read
-    /// from since (a checkpoint taken while the group is still being
-    /// joined must not forget where reading goes on); also passes the
-    /// barrier to the dead-letter stream.
+    /// The next offset of every partition this instance has read from or
+    /// is assigned (its fetch position, once known), and every position
+    /// restored or handed over in this process (a checkpoint taken while
+    /// the group is still being joined must not forget where reading goes
+    /// on; where instances disagree, a restore takes the furthest); also
+    /// passes the barrier to the dead-letter stream.
     fn snapshot(
         &mut self,
         snapshot: &mut pipeline_runtime::checkpoint::Snapshot<'_>,
@@ -911,6 +918,28 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
             .collect();
         for (id, next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
             positions.insert(self.ids[id].clone(), *next);
+        }
+        // Assigned partitions nothing was read from yet: where the
+        // consumer will start, so a restore does not fall back to `start`.
+        let unread: Vec<&Tp> = self
+            .assigned
+            .iter()
+            .map(|id| &self.ids[*id])
+            .filter(|tp| !positions.contains_key(*tp))
+            .collect();
+        if !unread.is_empty()
+            && let Some(consumer) = &self.consumer
+            && let Ok(at) = consumer.position()
+        {
+            for e in at.elements() {
+                let tp = (e.topic().to_owned(), e.partition());
+                if let Offset::Offset(next) = e.offset()
+                    && next >= 0
+                    && unread.contains(&&tp)
+                {
+                    positions.insert(tp, next);
+                }
+            }
         }
         let offsets: Vec<(Tp, i64)> = positions.into_iter().collect();
         let json = serde_json::json!({
@@ -956,9 +985,10 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         Ok(())
     }
 
-    /// Commits the offsets saved for the newest complete checkpoint, so
-    /// the group's committed offsets (lag monitoring, a start without a
-    /// checkpoint) follow the checkpoints.
+    /// Commits the offsets saved for the newest complete checkpoint, of
+    /// the partitions this instance reads now, so the group's committed
+    /// offsets (lag monitoring, a start without a checkpoint) follow the
+    /// checkpoints.
     fn checkpoint_complete(&mut self, epoch: u64) -> Result<()> {
         let Some(last) = self.saved.iter().rposition(|(e, _)| *e <= epoch) else {
             return Ok(());
@@ -972,7 +1002,13 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         };
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), next) in offsets {
-            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+            let mine = self
+                .assigned
+                .iter()
+                .any(|id| self.ids[*id].0 == *topic && self.ids[*id].1 == *partition);
+            if mine {
+                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+            }
         }
         if tpl.count() > 0
             && let Err(e) = consumer.commit(&tpl, CommitMode::Async)
@@ -982,7 +1018,26 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         Ok(())
     }
 
+    /// Without checkpoints: commits the offsets read. With checkpoints,
+    /// offsets are committed when a checkpoint completes; a revocation
+    /// only hands the revoked partitions' positions to their next owner in
+    /// this process (a commit now would run ahead of the checkpoints).
     fn commit(&mut self) -> Result<()> {
+        if self.checkpointed {
+            if self.must_commit {
+                let revoked = lock(&self.shared).revoking.clone().unwrap_or_default();
+                let mut group = lock(&self.group);
+                for (id, next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
+                    if revoked.contains(&self.ids[id]) {
+                        let at = group.restored.entry(self.ids[id].clone()).or_insert(*next);
+                        *at = (*at).max(*next);
+                    }
+                }
+                drop(group);
+                self.finish_revocation();
+            }
+            return Ok(());
+        }
         self.commit_now(if self.ended || self.must_commit {
             CommitMode::Sync
         } else {

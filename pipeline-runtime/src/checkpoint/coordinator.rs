@@ -200,6 +200,11 @@ impl Checkpoints {
         self.requested().max(self.floor) + 1
     }
 
+    /// The parallelism of the checkpoint the run started from.
+    pub(crate) fn restored_parallelism(&self) -> Option<usize> {
+        self.restored.as_ref().map(|(m, _)| m.parallelism)
+    }
+
     /// The epoch of the checkpoint the run started from.
     pub(crate) fn restored_epoch(&self) -> Option<u64> {
         self.restored.as_ref().map(|(m, _)| m.epoch)
@@ -288,17 +293,25 @@ impl Checkpoints {
         self.changed.notify_all();
     }
 
-    /// Waits until the last checkpoint is written; returns its epoch.
-    pub(crate) fn wait_final(&self, cancelled: &AtomicBool) -> Result<u64> {
+    /// Waits until the last checkpoint is written (returns its epoch) or
+    /// a checkpoint newer than `seen` is complete (returns `None`).
+    pub(crate) fn wait_final_or_commit(
+        &self,
+        seen: u64,
+        cancelled: &AtomicBool,
+    ) -> Result<Option<u64>> {
         let mut progress = self.lock();
         loop {
             if let Some(epoch) = progress.final_epoch {
-                return Ok(epoch);
+                return Ok(Some(epoch));
+            }
+            if self.committed() > seen {
+                return Ok(None);
             }
             if let Some(why) = &progress.failed {
                 return Err(error(why.clone()));
             }
-            if cancelled.load(Ordering::Relaxed) {
+            if cancelled.load(Ordering::Acquire) {
                 return Err(crate::ErrorKind::Cancelled.into());
             }
             progress = self
@@ -352,7 +365,9 @@ impl Checkpoints {
                     // restart, with the records it came from read again.
                     tracing::info!("stopping after checkpoint {epoch}");
                     self.stopped_at.store(epoch, Ordering::Release);
-                    cancelled.store(true, Ordering::Relaxed);
+                    // Tasks that see the cancellation see the commit too,
+                    // and publish it before they leave.
+                    cancelled.store(true, Ordering::Release);
                     return Ok(());
                 }
                 continue;
@@ -533,16 +548,28 @@ fn link_files(from: &Path, to: &Path, report: &TaskReport) -> Result<()> {
 
 /// The newest complete checkpoint in `dir` that loads; damaged ones are
 /// reported and skipped for the one before.
+///
+/// When there are complete checkpoints but none loads, starting afresh
+/// would process the input again next to output already published: that
+/// is an error, not a fresh start.
 fn newest_valid(dir: &Path) -> Result<Option<(Manifest, PathBuf)>> {
-    for (epoch, path) in manifest::list(dir)? {
-        match Manifest::load(&path) {
-            Ok(m) => return Ok(Some((m, path))),
+    let all = manifest::list(dir)?;
+    for (epoch, path) in &all {
+        match Manifest::load(path) {
+            Ok(m) => return Ok(Some((m, path.clone()))),
             Err(e) => {
                 tracing::warn!("skipping checkpoint {epoch}: {e}");
             }
         }
     }
-    Ok(None)
+    if all.is_empty() {
+        return Ok(None);
+    }
+    Err(error(format!(
+        "none of the {} checkpoints in {} can be restored (see the warnings above); starting afresh would process the input again. Repair one and name it with `--restore-from`, or remove the directory (and the output it covers) to start afresh",
+        all.len(),
+        dir.display()
+    )))
 }
 
 /// Fails when the checkpoint holds state for a stage this graph does not

@@ -27,8 +27,8 @@ pub struct Manifest {
     pub format: u32,
     /// The pipeline's name.
     pub pipeline: String,
-    /// A hash of the graph's stage ids and edges; a different hash means the
-    /// pipeline changed since the checkpoint.
+    /// A hash of the graph's stage ids and edges, for people comparing
+    /// checkpoints; a restore checks stage ids and labels one by one.
     pub graph_hash: String,
     /// The checkpoint's number, increasing over restarts.
     pub epoch: u64,

@@ -182,6 +182,11 @@ impl Restore<'_> {
         self.checkpoints.restored_epoch()
     }
 
+    /// The parallelism the restored checkpoint was taken at.
+    pub fn saved_parallelism(&self) -> Option<usize> {
+        self.checkpoints.restored_parallelism()
+    }
+
     /// The number the run's first checkpoint will have.
     pub fn next_epoch(&self) -> u64 {
         self.checkpoints.first_epoch()
@@ -221,16 +226,22 @@ impl Restore<'_> {
         Ok((metas, entries))
     }
 
-    /// Of the meta values [`keyed`](Self::keyed) returns, this instance's
-    /// own when the parallelism has not changed, else the smallest (a
-    /// watermark taken from several instances must not run ahead of any).
-    pub fn own_or_min<M: Ord + Copy>(&self, metas: &[(usize, M)]) -> Option<M> {
-        if metas.len() == self.parallelism
-            && let Some((_, m)) = metas.iter().find(|(i, _)| *i == self.instance)
-        {
-            return Some(*m);
-        }
-        metas.iter().map(|(_, m)| *m).min()
+    /// A stage's watermark from the epoch milliseconds its instances saved
+    /// (the meta values [`keyed`](Self::keyed) returns): this instance's
+    /// own when the parallelism has not changed, else the smallest, as a
+    /// watermark taken from several instances must not run ahead of any.
+    /// The end of time, saved by the last checkpoint of a run whose input
+    /// ended, is not restored: a run that starts again has input again.
+    pub fn watermark(&self, metas: &[(usize, i64)]) -> Option<crate::Timestamp> {
+        let own = metas
+            .iter()
+            .find(|(i, _)| *i == self.instance)
+            .filter(|_| metas.len() == self.parallelism);
+        let w = match own {
+            Some((_, w)) => *w,
+            None => metas.iter().map(|(_, m)| *m).min()?,
+        };
+        (w != i64::MAX).then(|| crate::Timestamp::from_millis(w))
     }
 
     /// Output the sink `sink` staged in the checkpoint and may not have

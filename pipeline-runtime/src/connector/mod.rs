@@ -103,6 +103,7 @@ impl SourceCtx {
             dead_node: self.dead_node,
             skipped: 0,
             env: None,
+            finished: false,
         }
     }
 }
@@ -180,6 +181,8 @@ pub struct BadInput {
     dead_node: usize,
     skipped: u64,
     env: Option<RunEnv>,
+    /// Whether the dead-letter stream was ended.
+    finished: bool,
 }
 
 /// Warnings logged per source instance before further skips are only counted.
@@ -253,16 +256,18 @@ impl BadInput {
         }
     }
 
-    /// Passes a checkpoint barrier to the dead-letter stream.
+    /// Passes a checkpoint barrier to the dead-letter stream (until the
+    /// stream has ended).
     pub fn snapshot(&mut self, snapshot: &mut crate::checkpoint::Snapshot<'_>) -> Result<()> {
         match &mut self.dead {
-            Some(tx) => tx.snapshot(snapshot),
-            None => Ok(()),
+            Some(tx) if !self.finished => tx.snapshot(snapshot),
+            _ => Ok(()),
         }
     }
 
     /// The source instance has ended.
     pub fn finish(&mut self) -> Result<()> {
+        self.finished = true;
         match &mut self.dead {
             Some(tx) => tx.finish(),
             None => Ok(()),

@@ -205,11 +205,21 @@ fn parse_part(name: &str) -> Option<(usize, u64)> {
 }
 
 /// Renames `staged` to `published`; done already if only `published`
-/// exists.
+/// exists. If neither does, the part was published and then moved away
+/// by a reader (or lost): that is logged, and the run goes on.
 fn publish(staged: &Path, published: &Path) -> std::io::Result<()> {
     match std::fs::rename(staged, published) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && published.exists() => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !published.exists() {
+                tracing::warn!(
+                    "the staged part {} is gone and {} is not there: it was published and moved away, or lost",
+                    staged.display(),
+                    published.display()
+                );
+            }
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }
@@ -249,9 +259,16 @@ impl Output for PartFiles {
         self.prepare(&[], &HashMap::new())?;
         self.close_part(snapshot.epoch())?;
         for s in &self.pending {
+            // File names, relative to the directory: the run may restart
+            // from another working directory.
+            let name = |p: &Path| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
             snapshot.stage(
                 &self.sink,
-                serde_json::json!({ "staged": s.staged, "published": s.published }),
+                serde_json::json!({ "staged": name(&s.staged), "published": name(&s.published) }),
             );
         }
         let next = *self.shared()?.next_seq.entry(self.instance).or_insert(0);
@@ -266,7 +283,12 @@ impl Output for PartFiles {
         let mut restored = Vec::new();
         let mut marks = HashMap::new();
         for p in restore.pending(&self.sink) {
-            let path = |key: &str| p.data.get(key).and_then(|v| v.as_str()).map(PathBuf::from);
+            let path = |key: &str| {
+                p.data
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .map(|name| self.dir.join(name))
+            };
             let number = |key: &str| p.data.get(key).and_then(serde_json::Value::as_u64);
             match (
                 path("staged"),

@@ -114,6 +114,8 @@ pub(crate) struct ChannelOrigin<T> {
     replay: VecDeque<Message<T>>,
     /// Control results to report, in order, before reading more.
     queued: VecDeque<Fill>,
+    /// The last barrier aligned.
+    last_aligned: u64,
 }
 
 impl<T> ChannelOrigin<T> {
@@ -130,6 +132,7 @@ impl<T> ChannelOrigin<T> {
             held: VecDeque::new(),
             replay: VecDeque::new(),
             queued: VecDeque::new(),
+            last_aligned: 0,
         }
     }
 
@@ -205,6 +208,7 @@ impl<T> ChannelOrigin<T> {
             .zip(&self.arrived)
             .all(|(w, arrived)| *arrived || *w == Timestamp::MAX);
         if done {
+            self.last_aligned = epoch;
             self.aligning = None;
             self.arrived.iter_mut().for_each(|a| *a = false);
             self.replay.extend(self.held.drain(..));
@@ -226,6 +230,14 @@ impl<T> ChannelOrigin<T> {
                 } else {
                     buf.append(&mut records);
                 }
+                None
+            }
+            // A barrier after its sender's end, or of a checkpoint
+            // aligned already, is stale: nothing waits for it.
+            Message::Barrier { from, epoch }
+                if epoch <= self.last_aligned
+                    || self.watermarks.get(from) == Some(&Timestamp::MAX) =>
+            {
                 None
             }
             Message::Barrier { from, epoch } => {

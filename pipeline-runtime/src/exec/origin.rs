@@ -78,8 +78,11 @@ pub trait Origin<T>: Send {
     /// For a checkpoint: where the source is in its input, after the
     /// records filled so far, as the value [`restore`](Self::restore) takes
     /// back; also passes the barrier to the source's side outputs (dead
-    /// letters). `None` (the default): the source cannot go back, so a
-    /// restart loses what it read after the checkpoint.
+    /// letters: an origin that sends to a dead-letter stream must call
+    /// [`BadInput::snapshot`](crate::connector::BadInput::snapshot) here,
+    /// or the stream's task waits for the barrier for ever). `None` (the
+    /// default): the source cannot go back, so a restart loses what it
+    /// read after the checkpoint.
     fn snapshot(
         &mut self,
         snapshot: &mut crate::checkpoint::Snapshot<'_>,
@@ -133,7 +136,7 @@ pub struct RunEnv {
 impl RunEnv {
     /// Whether the run is being stopped.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancelled.load(Ordering::Acquire)
     }
 
     /// Whether the run takes checkpoints: sources then record their

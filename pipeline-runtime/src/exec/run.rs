@@ -264,25 +264,36 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
     let coordinator = match &checkpoints {
         Some(cp) if spawn_error.is_none() => {
             cp.set_instances(handles.len());
-            // SIGTERM or Ctrl-C: one more checkpoint, then stop.
+            // SIGTERM or Ctrl-C: one more checkpoint, then stop; a second
+            // one stops at once.
             let stopper = cp.clone();
+            let cancelled = env.cancelled.clone();
             io.spawn(async move {
                 let mut term =
                     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                let terminated = async {
-                    match &mut term {
-                        Some(t) => {
-                            t.recv().await;
+                for first in [true, false] {
+                    let terminated = async {
+                        match &mut term {
+                            Some(t) => {
+                                t.recv().await;
+                            }
+                            None => std::future::pending::<()>().await,
                         }
-                        None => std::future::pending::<()>().await,
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        () = terminated => {}
                     }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    () = terminated => {}
+                    if first {
+                        tracing::info!(
+                            "stop requested: taking a last checkpoint (again to stop at once)"
+                        );
+                        stopper.request_stop();
+                    } else {
+                        tracing::warn!("stopping at once, without a last checkpoint");
+                        cancelled.store(true, Ordering::Release);
+                    }
                 }
-                tracing::info!("stop requested: taking a last checkpoint");
-                stopper.request_stop();
             });
             let (cp, cancelled) = (cp.clone(), env.cancelled.clone());
             let spawned = std::thread::Builder::new()

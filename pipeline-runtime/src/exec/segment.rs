@@ -290,12 +290,11 @@ impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
     }
 }
 
-impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
-    fn run(mut self: Box<Self>, env: &RunEnv) -> Result<()> {
+impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
+    /// The task's loop, until its input ends (and, with checkpoints, the
+    /// last checkpoint is written) or the run is cancelled.
+    fn work(&mut self, env: &RunEnv) -> Result<()> {
         let checkpoints = env.checkpoints.clone();
-        if let Some(cp) = &checkpoints {
-            self.restore(cp)?;
-        }
         self.origin.open(env)?;
         loop {
             if env.is_cancelled() {
@@ -333,11 +332,20 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                         return Ok(());
                     };
                     // The last report, then the last checkpoint, which
-                    // needs every instance's; then sinks publish the rest.
+                    // needs every instance's. Checkpoints completed
+                    // meanwhile are published as they complete (other
+                    // branches of the pipeline may run long).
                     self.snapshot(cp, None)?;
-                    let last = cp.wait_final(&env.cancelled)?;
-                    self.committed = last;
-                    return self.chain.commit(last);
+                    loop {
+                        match cp.wait_final_or_commit(self.committed, &env.cancelled)? {
+                            Some(last) => {
+                                self.committed = last;
+                                self.origin.checkpoint_complete(last)?;
+                                return self.chain.commit(last);
+                            }
+                            None => self.follow_commits(cp)?,
+                        }
+                    }
                 }
             }
             if let Some(cp) = &checkpoints {
@@ -351,5 +359,26 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
                 self.origin.commit()?;
             }
         }
+    }
+}
+
+impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
+    fn run(mut self: Box<Self>, env: &RunEnv) -> Result<()> {
+        if let Some(cp) = env.checkpoints.clone() {
+            self.restore(&cp)?;
+        }
+        let result = self.work(env);
+        if result.is_err()
+            && let Some(cp) = &env.checkpoints
+        {
+            // Publishing what a complete checkpoint covers is always
+            // right, and a stop or another task's failure may come right
+            // after one completes: publish it before leaving, or a
+            // restart (which goes on after it) would never see it.
+            if let Err(e) = self.follow_commits(cp) {
+                tracing::warn!(task = %self.task, "could not publish the output of checkpoint {}: {e}", cp.committed());
+            }
+        }
+        result
     }
 }

@@ -547,8 +547,8 @@ where
 
     fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
         let metas = self.state.restore::<i64>(restore, self.node)?;
-        if let Some(w) = restore.own_or_min(&metas) {
-            self.watermark = Timestamp::from_millis(w);
+        if let Some(w) = restore.watermark(&metas) {
+            self.watermark = w;
         }
         self.event_timers.clear();
         self.processing_timers.clear();

@@ -539,8 +539,8 @@ where
 
     fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
         let (metas, entries) = restore.keyed::<K, Vec<Slot<A::Acc>>, i64>(self.node)?;
-        if let Some(w) = restore.own_or_min(&metas) {
-            self.watermark = Timestamp::from_millis(w);
+        if let Some(w) = restore.watermark(&metas) {
+            self.watermark = w;
         }
         self.state.clear();
         self.timers.clear();

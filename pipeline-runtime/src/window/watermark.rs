@@ -358,9 +358,7 @@ impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
         self.inner.is_source()
     }
 
-    /// The inner position, and the watermark emitted so far: a restored
-    /// instance does not emit an earlier one, so records that were late
-    /// before the restart are late after it.
+    /// The inner position, and the watermark emitted so far.
     fn snapshot(
         &mut self,
         snapshot: &mut crate::checkpoint::Snapshot<'_>,
@@ -371,12 +369,14 @@ impl<T: Event + Send> Origin<T> for WatermarkOrigin<T> {
         ))
     }
 
-    /// Goes back to the inner positions, with the smallest watermark any
-    /// instance had emitted (the instances may have been split otherwise).
     fn checkpoint_complete(&mut self, epoch: u64) -> Result<()> {
         self.inner.checkpoint_complete(epoch)
     }
 
+    /// Goes back to the inner positions. The instance emits no watermark
+    /// until its records pass the smallest any instance had emitted (the
+    /// instances' input may be split differently now); stages downstream
+    /// restore their own watermarks, which never go back.
     fn restore(&mut self, instance: usize, saved: &[Option<serde_json::Value>]) -> Result<()> {
         let inner: Vec<Option<serde_json::Value>> = saved
             .iter()
