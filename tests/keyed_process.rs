@@ -278,3 +278,59 @@ fn processing_time_timers_fire_by_the_clock_while_records_flow() {
         "{got:?}"
     );
 }
+
+/// Counts records per key twice: in a field with a time to live, which
+/// forgets a key idle for 300 ms, and in one without.
+#[operator]
+#[derive(Clone, Default)]
+struct Forgetful {
+    #[ttl(300ms)]
+    recent: ValueState<u32>,
+    total: ValueState<u32>,
+}
+
+impl KeyedProcess<u64, u64> for Forgetful {
+    type Out = (u64, u32, u32);
+
+    fn on_record(
+        &mut self,
+        key: &u64,
+        _i: u64,
+        ctx: &mut ProcessContext<'_, (u64, u32, u32)>,
+    ) -> pipeline::Result<()> {
+        let recent = self.recent.get().copied().unwrap_or(0) + 1;
+        let total = self.total.get().copied().unwrap_or(0) + 1;
+        self.recent.set(recent);
+        self.total.set(total);
+        ctx.emit((*key, recent, total));
+        Ok(())
+    }
+}
+
+pipeline! {
+    pipeline Forgetting {
+        // Ten records a second: key 0 for half a second, key 1 for about
+        // a second, then key 0 once more.
+        source ns: u64 = generator(count: 15, rate: 10, record: |i: u64| i);
+        ns -> key_by(|i: &u64| u64::from(*i >= 5 && *i < 14))
+           -> process_keyed(Forgetful::default())
+           -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn a_field_with_a_time_to_live_forgets_a_key_left_idle_and_the_others_do_not() {
+    let got: Vec<(u64, u32, u32)> = Forgetting::run_default().unwrap().collected("out").unwrap();
+    let key0: Vec<(u32, u32)> = got
+        .iter()
+        .filter(|g| g.0 == 0)
+        .map(|g| (g.1, g.2))
+        .collect();
+    let key1: Vec<(u32, u32)> = got
+        .iter()
+        .filter(|g| g.0 == 1)
+        .map(|g| (g.1, g.2))
+        .collect();
+    assert_eq!(key0, vec![(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (1, 6)]);
+    assert_eq!(key1, (1..=9).map(|n| (n, n)).collect::<Vec<_>>());
+}

@@ -48,13 +48,19 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// Makes a struct's `ValueState`, `MapState` and `ListState` fields keyed
 /// state for `process_keyed`: the stage keeps their values per key, swaps
 /// the current key's into the fields around each `on_record` and
-/// `on_timer` call, and saves them in checkpoints. See the `pipeline`
+/// `on_timer` call, and saves them in checkpoints. `#[ttl(30min)]` on a
+/// state field clears it for a key idle that long. See the `pipeline`
 /// crate.
 #[proc_macro_attribute]
 pub fn operator(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as syn::ItemStruct);
-    // On an error the struct is still emitted, so only the error shows.
-    let unchanged = quote::ToTokens::to_token_stream(&item);
+    // On an error the struct is still emitted (without the `#[ttl]`
+    // attributes this macro owns), so only the error shows.
+    let mut plain = item.clone();
+    for field in plain.fields.iter_mut() {
+        field.attrs.retain(|a| !a.path().is_ident("ttl"));
+    }
+    let unchanged = quote::ToTokens::to_token_stream(&plain);
     operator::expand(attr.into(), item)
         .unwrap_or_else(|e| {
             let mut out = e.into_compile_error();

@@ -9,6 +9,11 @@
 //! takes them back after, so the code reads and writes plain fields while
 //! the state is kept per key, in key groups, and saved in checkpoints with
 //! the key's timers.
+//!
+//! A state field marked `#[ttl(30min)]` is cleared for a key that saw no
+//! record or timer for that long (processing time, as Flink's state TTL
+//! with reads and writes refreshing it): the stage checks before each call,
+//! and sweeps expired keys out of memory as the clock passes.
 
 use crate::checkpoint::{Restore, Snapshot, StateValue};
 use crate::exec::MeterSet;
@@ -234,6 +239,16 @@ pub trait OperatorState: Clone + Send + 'static {
     fn swap_values(&mut self, values: &mut Self::Values);
     /// Whether every field of `values` is empty.
     fn values_empty(values: &Self::Values) -> bool;
+    /// The shortest and longest time to live of the fields that have one
+    /// (`#[ttl(30min)]`), in milliseconds.
+    const MIN_TTL_MS: Option<i64> = None;
+    /// See [`MIN_TTL_MS`](Self::MIN_TTL_MS).
+    const MAX_TTL_MS: Option<i64> = None;
+    /// Clears the fields whose time to live is at most `idle_ms`, the
+    /// time since the key was last accessed.
+    fn expire(values: &mut Self::Values, idle_ms: i64) {
+        let _ = (values, idle_ms);
+    }
 }
 
 /// A timer that fired.
@@ -378,11 +393,17 @@ struct KeyTimers {
     processing: Vec<i64>,
 }
 
-/// One key's state: the operator's values and its timers.
+/// One key's state: the operator's values, its timers, and (with a time
+/// to live) when a record or timer of the key last came.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Entry<V> {
     values: V,
     timers: KeyTimers,
+    touched: i64,
+    /// When the key's clean-up is scheduled (0: none); older entries of
+    /// the clean-up index for the key are stale.
+    #[serde(skip)]
+    cleanup_at: i64,
 }
 
 /// The linked `process_keyed` stage.
@@ -392,6 +413,8 @@ pub struct KeyedProcessOp<K, In, P: KeyedProcess<K, In>, Next> {
     /// Keys with timers, by time.
     event_timers: BTreeMap<i64, Vec<K>>,
     processing_timers: BTreeMap<i64, Vec<K>>,
+    /// Keys to check for expired state, by when (processing time).
+    cleanups: BTreeMap<i64, Vec<K>>,
     watermark: Timestamp,
     /// What a call emitted, pushed on after it.
     out: Vec<P::Out>,
@@ -424,6 +447,21 @@ where
         f: impl FnOnce(&mut P, &mut ProcessContext<'_, P::Out>) -> Result<()>,
     ) -> Result<()> {
         let entry = self.state.get_or_insert_with_ref(key, Entry::default);
+        // State past its time to live is gone before the call sees it.
+        if let Some(ttl) = P::MIN_TTL_MS {
+            let now = Timestamp::now().as_millis();
+            if entry.touched > 0 {
+                P::expire(&mut entry.values, now - entry.touched);
+            }
+            entry.touched = now;
+            if entry.cleanup_at == 0 {
+                entry.cleanup_at = now.saturating_add(ttl);
+                self.cleanups
+                    .entry(entry.cleanup_at)
+                    .or_default()
+                    .push(key.clone());
+            }
+        }
         let before = entry.timers.clone();
         self.op.swap_values(&mut entry.values);
         let mut ctx = ProcessContext {
@@ -458,6 +496,47 @@ where
             self.next.push(out)?;
         }
         Ok(())
+    }
+
+    /// Clears the state of keys not accessed for longer than their fields'
+    /// time to live, and drops keys left empty.
+    fn clean_up(&mut self, now: i64) {
+        let (Some(min), Some(max)) = (P::MIN_TTL_MS, P::MAX_TTL_MS) else {
+            return;
+        };
+        while let Some(entry) = self.cleanups.first_entry() {
+            if *entry.key() > now {
+                return;
+            }
+            let (at, keys) = entry.remove_entry();
+            for key in keys {
+                let Some(e) = self.state.get_mut(&key).filter(|e| e.cleanup_at == at) else {
+                    continue;
+                };
+                let idle = now - e.touched;
+                // Accessed since: check again when its shortest TTL ends;
+                // some fields cleared: again when the longest ends.
+                let next = if idle < min {
+                    Some(e.touched.saturating_add(min))
+                } else {
+                    P::expire(&mut e.values, idle);
+                    (idle < max).then(|| e.touched.saturating_add(max))
+                };
+                let empty = P::values_empty(&e.values)
+                    && e.timers.event.is_empty()
+                    && e.timers.processing.is_empty();
+                match next {
+                    _ if empty => {
+                        self.state.remove(&key);
+                    }
+                    Some(next) => {
+                        e.cleanup_at = next;
+                        self.cleanups.entry(next).or_default().push(key);
+                    }
+                    None => e.cleanup_at = 0,
+                }
+            }
+        }
     }
 
     /// Fires the timers of `timers` due at `until`.
@@ -517,7 +596,9 @@ where
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.fire(true, Timestamp::now().as_millis())?;
+        let now = Timestamp::now().as_millis();
+        self.fire(true, now)?;
+        self.clean_up(now);
         self.meter.publish();
         self.next.flush()
     }
@@ -552,7 +633,12 @@ where
         }
         self.event_timers.clear();
         self.processing_timers.clear();
+        self.cleanups.clear();
+        let mut cleanups = Vec::new();
         for (key, entry) in self.state.iter() {
+            if let (Some(ttl), true) = (P::MIN_TTL_MS, entry.touched > 0) {
+                cleanups.push((entry.touched.saturating_add(ttl), key.clone()));
+            }
             for t in &entry.timers.event {
                 self.event_timers.entry(*t).or_default().push(key.clone());
             }
@@ -562,6 +648,12 @@ where
                     .or_default()
                     .push(key.clone());
             }
+        }
+        for (at, key) in cleanups {
+            if let Some(e) = self.state.get_mut(&key) {
+                e.cleanup_at = at;
+            }
+            self.cleanups.entry(at).or_default().push(key);
         }
         self.next.restore(restore)
     }
@@ -604,11 +696,88 @@ where
             state: MemoryState::default(),
             event_timers: BTreeMap::new(),
             processing_timers: BTreeMap::new(),
+            cleanups: BTreeMap::new(),
             watermark: Timestamp::MIN,
             out: Vec::new(),
             meter: meter.meter(self.node),
             node: self.node,
             next,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A count per key that lives 50 ms, implemented by hand as
+    /// `#[operator]` would.
+    #[derive(Clone, Default)]
+    struct Short {
+        count: ValueState<u32>,
+    }
+
+    impl OperatorState for Short {
+        type Values = (ValueState<u32>,);
+        fn swap_values(&mut self, values: &mut Self::Values) {
+            std::mem::swap(&mut self.count, &mut values.0);
+        }
+        fn values_empty(values: &Self::Values) -> bool {
+            values.0.is_empty()
+        }
+        const MIN_TTL_MS: Option<i64> = Some(50);
+        const MAX_TTL_MS: Option<i64> = Some(50);
+        fn expire(values: &mut Self::Values, idle_ms: i64) {
+            if idle_ms >= 50 {
+                values.0 = ValueState::default();
+            }
+        }
+    }
+
+    impl KeyedProcess<u32, ()> for Short {
+        type Out = u32;
+        fn on_record(&mut self, _k: &u32, _r: (), ctx: &mut ProcessContext<'_, u32>) -> Result<()> {
+            let n = self.count.get().copied().unwrap_or(0) + 1;
+            self.count.set(n);
+            ctx.emit(n);
+            Ok(())
+        }
+    }
+
+    struct Out(Vec<u32>);
+    impl Push<u32> for Out {
+        fn push(&mut self, item: u32) -> Result<()> {
+            self.0.push(item);
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn keys_past_their_time_to_live_are_cleaned_up_without_being_read() {
+        let meters = MeterSet {
+            metrics: std::sync::Arc::new(crate::exec::metrics::Metrics::new(1)),
+        };
+        let stage = KeyedProcessStage {
+            op: Short::default(),
+            node: 0,
+        };
+        let mut op =
+            <KeyedProcessStage<Short> as Stage<(u32, ())>>::link(stage, Out(Vec::new()), &meters);
+        for k in 0..100 {
+            op.push((k, ())).unwrap();
+        }
+        op.push((7, ())).unwrap();
+        assert_eq!(op.state.len(), 100);
+        op.flush().unwrap();
+        assert_eq!(op.state.len(), 100, "nothing has expired yet");
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        op.flush().unwrap();
+        assert_eq!(op.state.len(), 0, "every key expired and was dropped");
+        assert!(op.cleanups.is_empty());
+        op.push((7, ())).unwrap();
+        assert_eq!(op.next.0.last(), Some(&1), "key 7 starts afresh");
     }
 }
