@@ -45,6 +45,7 @@
 //! | `inspect(\|r: &T\| ..)` | any | sees records, passes them on |
 //! | `union(a, ..)` | any | merges streams of the same type |
 //! | `join(other).on(\|l\| key, \|r\| key)` | any | stream-table join: each record with the latest `other` record of its key (waiting for the first); emits [`Joined`](runtime::operator::Joined) |
+//! | `join(other).on(..).ttl(1h)` | any | stream-table join whose keys' rows (and waiting records) are dropped after an hour without records |
 //! | `join(other).on(..).window(tumbling(10s))` | any | window join: every pair of the same key and window, when the window fires; emits `Windowed<K, Joined<L, R>>` |
 //! | `join(other).on(..).between(-2s, 5s)` | any | interval join: pairs whose right record's time is within the bounds of the left one's; emits `Joined` |
 //! | `key_by(\|r: &T\| key)` | any | keys the stream (hash exchange at parallelism > 1) |

@@ -174,3 +174,30 @@ fn table_join_pairs_every_record_with_its_key_s_row_even_when_the_row_comes_late
         assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want, "{what}");
     }
 }
+
+pipeline! {
+    /// Orders meet the latest user row of their key; a key's row lives
+    /// 300 ms without records.
+    pipeline ForgettingTable {
+        // Ten orders a second: key 0 for 0.3 s, key 1 for 0.8 s, then key
+        // 0 again, 0.9 s after its last record.
+        source orders: (u64, u64) = generator(count: 12, rate: 10, record: |i: u64| (u64::from((3..11).contains(&i)), i));
+        source users: (u64, String) = iter(items: vec![(0_u64, "ada".to_string())]);
+        orders
+            -> join(users).on(|o: &(u64, u64)| o.0, |u: &(u64, String)| u.0).ttl(300ms)
+            -> map(|j: Joined<(u64, u64), (u64, String)>| j.left.1)
+            -> sink collect(name: "out");
+    }
+}
+
+#[test]
+fn a_table_join_with_a_time_to_live_forgets_an_idle_key_and_counts_what_waited() {
+    let out = ForgettingTable::run_default().unwrap();
+    let mut got: Vec<u64> = out.collected("out").unwrap();
+    got.sort();
+    // Orders 0-2 met the row; order 11 came after key 0 expired, so it
+    // waited for a row that never came, like key 1's orders.
+    assert_eq!(got, vec![0, 1, 2]);
+    let summary = out.summary();
+    assert!(summary.contains("(9 unmatched dropped)"), "{summary}");
+}

@@ -275,7 +275,7 @@ fn check_chain(
                     cx.error(
                         first.name.span(),
                         format!(
-                            "`{}` takes no `.{}(..)`; only `join` has modifiers (`.on`, `.window`, `.between`)",
+                            "`{}` takes no `.{}(..)`; only `join` has modifiers (`.on`, `.window`, `.between`, `.ttl`)",
                             stage.name, first.name
                         ),
                     );

@@ -1,7 +1,7 @@
 //! `join(other).on(left_key, right_key)`, optionally followed by
 //! `.window(WINDOW)` (window join) or `.between(LOWER, UPPER)` (interval
 //! join); without either it is the stream-table join, `other` being the
-//! table.
+//! table, whose state may be given a time to live with `.ttl(DURATION)`.
 
 use super::{StageCx, StageSpec, stream_arg, window};
 use crate::analyze::{Ctxt, duration_millis};
@@ -21,7 +21,7 @@ pub(crate) const SPEC: StageSpec = StageSpec {
     takes_modifiers: true,
 };
 
-const MODIFIERS: [&str; 3] = ["on", "window", "between"];
+const MODIFIERS: [&str; 4] = ["on", "window", "between", "ttl"];
 
 /// A signed duration in milliseconds: `2s`, `-500ms`.
 fn signed_millis(expr: &Expr) -> syn::Result<i64> {
@@ -52,7 +52,7 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
             let hint = suggest::did_you_mean(&name, MODIFIERS);
             cx.error(
                 m.name.span(),
-                format!("unknown join modifier `{name}`{hint} (the modifiers are `.on(..)`, `.window(..)` and `.between(..)`)"),
+                format!("unknown join modifier `{name}`{hint} (the modifiers are `.on(..)`, `.window(..)`, `.between(..)` and `.ttl(..)`)"),
             );
         } else if stage.modifiers[..i].iter().any(|e| e.name == m.name) {
             cx.error(m.name.span(), format!("`.{name}(..)` is given twice"));
@@ -75,6 +75,25 @@ fn check(stage: &StageCall, cx: &mut Ctxt) {
             b.name.span(),
             "a join has either `.window(..)` (window join) or `.between(..)` (interval join), not both",
         );
+    }
+    if let Some(t) = modifier(stage, "ttl") {
+        if win.is_some() || between.is_some() {
+            cx.error(
+                t.name.span(),
+                "`.ttl(..)` applies to the stream-table join; window and interval joins drop their state as the watermark passes",
+            );
+        }
+        match t.args.as_slice() {
+            [d] => match duration_millis(d) {
+                Ok(0) => cx.error(d.span(), "a time to live must be longer than zero"),
+                Ok(_) => {}
+                Err(e) => cx.push(e),
+            },
+            _ => cx.error(
+                t.span,
+                "`.ttl` takes one duration, how long a key's row and waiting records live without records, as in `.ttl(1h)`",
+            ),
+        }
     }
     if let Some(w) = win {
         match w.args.as_slice() {
@@ -147,6 +166,16 @@ fn expand(stage: &StageCall, cx: &StageCx) -> TokenStream {
             let __s = __s.#method(#other, #left_key, #right_key, #lower, #upper)?;
         };
     }
+    let ttl = match modifier(stage, "ttl").and_then(|t| t.args.first()) {
+        Some(d) => match duration_millis(d)
+            .ok()
+            .and_then(|ms| i64::try_from(ms).ok())
+        {
+            Some(ms) => quote::quote!(::core::option::Option::Some(#ms)),
+            None => return TokenStream::new(),
+        },
+        None => quote::quote!(::core::option::Option::None),
+    };
     let method = Ident::new("join_table", span);
-    quote_spanned! {span=> let __s = __s.#method(#other, #left_key, #right_key);}
+    quote_spanned! {span=> let __s = __s.#method(#other, #left_key, #right_key, #ttl);}
 }

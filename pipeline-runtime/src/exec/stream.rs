@@ -373,12 +373,15 @@ impl<T: Send + 'static, G> Stream<T, G> {
 
     /// `join(table).on(left_key, right_key)`: the stream-table join (see
     /// [`TableJoin`](crate::operator::TableJoin)): each record paired with
-    /// the latest `table` record of its key.
+    /// the latest `table` record of its key. With `ttl` (milliseconds,
+    /// `.ttl(1h)` in the DSL), a key's row and waiting records are dropped
+    /// once the key saw nothing for that long (processing time).
     pub fn join_table<R, G2, K, FA, FB>(
         self,
         table: Stream<R, G2>,
         left_key: FA,
         right_key: FB,
+        ttl: Option<i64>,
     ) -> Stream<Joined<T, R>, impl Segment<Joined<T, R>>>
     where
         G: Segment<T>,
@@ -391,7 +394,7 @@ impl<T: Send + 'static, G> Stream<T, G> {
     {
         self.join_keyed(table, left_key, right_key)
             .inner
-            .then("join", |node| TableJoinStage { node })
+            .then("join", |node| TableJoinStage { node, ttl })
     }
 
     /// `join(other).on(left_key, right_key).between(lower, upper)`: the

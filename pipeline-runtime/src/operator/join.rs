@@ -89,6 +89,8 @@ impl<L: Event, R: Event> Event for Joined<L, R> {
 struct TableSlot<L, R> {
     latest: Option<R>,
     waiting: Vec<L>,
+    /// With a time to live: when the key last saw a record (epoch ms).
+    touched: i64,
 }
 
 /// The linked stream-table join.
@@ -98,21 +100,47 @@ pub struct TableJoin<K, L, R, Next> {
     /// Counts the records that never met a row.
     meter: Meter,
     node: usize,
+    /// How long a key's state lives without records (ms), and the keys to
+    /// check, by when.
+    ttl: Option<i64>,
+    expiries: BTreeMap<i64, Vec<K>>,
     next: Next,
 }
 
 impl<K, L, R, Next> Push<(K, Side<L, R>)> for TableJoin<K, L, R, Next>
 where
-    K: Hash + Eq + StateValue,
+    K: Hash + Eq + Clone + StateValue,
     L: StateValue,
     R: Clone + StateValue,
     Next: Push<Joined<L, R>>,
 {
     #[inline]
     fn push(&mut self, (key, item): (K, Side<L, R>)) -> Result<()> {
+        if let Some(ttl) = self.ttl {
+            let now = Timestamp::now().as_millis();
+            let slot = self.state.get_or_insert_with_ref(&key, || TableSlot {
+                latest: None,
+                waiting: Vec::new(),
+                touched: 0,
+            });
+            if slot.touched == 0 {
+                // A new key: check it when it may expire.
+                self.expiries
+                    .entry(now.saturating_add(ttl))
+                    .or_default()
+                    .push(key.clone());
+            } else if now - slot.touched >= ttl {
+                // Expired and not swept yet (its check is due): afresh.
+                self.meter.record_many_skipped(slot.waiting.len() as u64);
+                slot.waiting.clear();
+                slot.latest = None;
+            }
+            slot.touched = now;
+        }
         let slot = self.state.get_or_insert_with(key, || TableSlot {
             latest: None,
             waiting: Vec::new(),
+            touched: 0,
         });
         match item {
             Side::Left(left) => match &slot.latest {
@@ -143,6 +171,9 @@ where
     }
 
     fn flush(&mut self) -> Result<()> {
+        if let Some(ttl) = self.ttl {
+            self.expire(Timestamp::now().as_millis(), ttl);
+        }
         self.meter.publish();
         self.next.flush()
     }
@@ -166,6 +197,15 @@ where
 
     fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
         self.state.restore::<()>(restore, self.node)?;
+        self.expiries.clear();
+        if let Some(ttl) = self.ttl {
+            for (key, slot) in self.state.iter() {
+                self.expiries
+                    .entry(slot.touched.saturating_add(ttl))
+                    .or_default()
+                    .push(key.clone());
+            }
+        }
         self.next.restore(restore)
     }
 
@@ -176,15 +216,49 @@ where
     forward_control!(@events);
 }
 
+impl<K, L, R, Next> TableJoin<K, L, R, Next>
+where
+    K: Hash + Eq + Clone,
+{
+    /// Drops the keys that saw no record for `ttl` ms; records still
+    /// waiting for a row are counted as dropped.
+    fn expire(&mut self, now: i64, ttl: i64) {
+        while let Some(entry) = self.expiries.first_entry() {
+            if *entry.key() > now {
+                return;
+            }
+            for key in entry.remove() {
+                let touched = self.state.get(&key).map(|s| s.touched);
+                match touched {
+                    Some(t) if now - t >= ttl => {
+                        if let Some(slot) = self.state.remove(&key) {
+                            self.meter.record_many_skipped(slot.waiting.len() as u64);
+                        }
+                    }
+                    // Touched since: check again when it may expire.
+                    Some(t) => self
+                        .expiries
+                        .entry(t.saturating_add(ttl))
+                        .or_default()
+                        .push(key),
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
 /// The stream-table join before linking.
 #[derive(Debug, Clone, Copy)]
 pub struct TableJoinStage {
     pub(crate) node: usize,
+    /// How long a key's state lives without records, in milliseconds.
+    pub(crate) ttl: Option<i64>,
 }
 
 impl<K, L, R> Stage<(K, Side<L, R>)> for TableJoinStage
 where
-    K: Hash + Eq + Send + StateValue,
+    K: Hash + Eq + Clone + Send + StateValue,
     L: Send + StateValue,
     R: Clone + Send + StateValue,
 {
@@ -200,6 +274,8 @@ where
             state: MemoryState::default(),
             meter: meter.meter(self.node),
             node: self.node,
+            ttl: self.ttl,
+            expiries: BTreeMap::new(),
             next,
         }
     }
@@ -437,7 +513,7 @@ mod tests {
             metrics: metrics.clone(),
         };
         let mut join = <TableJoinStage as Stage<(u8, Side<String, String>)>>::link(
-            TableJoinStage { node: 0 },
+            TableJoinStage { node: 0, ttl: None },
             Out::<Joined<String, String>>::default(),
             &meters,
         );

@@ -27,6 +27,8 @@ pipeline! {
         bids -> join(auctions).on(|b: &Bid| b.auction, |a: &Auction| a.id).window(tumbling(10s)).between(0s, 1s) -> sink stdout();
         bids -> join(auctions).on(|b: &Bid| b.auction, |a: &Auction| a.id).between(5s, -5s) -> sink stdout();
         bids -> join(auctions).on(|b: &Bid| b.auction, |a: &Auction| a.id).window(global) -> sink stdout();
+        bids -> join(auctions).on(|b: &Bid| b.auction, |a: &Auction| a.id).window(tumbling(10s)).ttl(1h) -> sink stdout();
+        bids -> join(auctions).on(|b: &Bid| b.auction, |a: &Auction| a.id).ttl(0s) -> sink stdout();
         bids -> filter(|b: &Bid| b.auction > 0).on(|b: &Bid| b.auction, |a: &Auction| a.id) -> sink stdout();
         bids -> join(|b: &Bid| b.auction).on(|b: &Bid| b.auction, |a: &Auction| a.id) -> sink stdout();
     }
