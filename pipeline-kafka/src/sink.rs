@@ -351,6 +351,7 @@ where
                         open: false,
                         epoch: 0,
                         pending: Vec::new(),
+                        last_epoch: 0,
                         instance,
                         parallelism,
                         prefix: prefix.clone(),
@@ -413,6 +414,9 @@ struct Transactions {
     /// Prepared transactions: their checkpoint (`None`: the last, after the
     /// input ended) and slot.
     pending: Vec<(Option<u64>, usize)>,
+    /// The last checkpoint this instance took a barrier of: the last
+    /// transaction (after the input ended) is covered only by a later one.
+    last_epoch: u64,
     instance: usize,
     /// Instances of the sink now, the ids' prefix and the producers'
     /// settings (to fence instances a smaller restart no longer has).
@@ -663,6 +667,7 @@ where
                 );
             }
             if let Some(e) = epoch {
+                txn.last_epoch = e;
                 txn.epoch = e + 1;
                 self.active = 1 - active;
                 if txn.pending.iter().any(|(_, slot)| *slot == self.active) {
@@ -718,7 +723,11 @@ where
     }
 
     fn commit(&mut self, epoch: u64) -> Result<()> {
-        self.commit_pending(|p| p.is_none_or(|p| p <= epoch))
+        let last = self.txn.as_ref().map_or(0, |t| t.last_epoch);
+        self.commit_pending(|p| match p {
+            Some(p) => p <= epoch,
+            None => epoch > last,
+        })
     }
 
     fn finish(&mut self) -> Result<()> {

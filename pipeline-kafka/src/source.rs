@@ -205,6 +205,7 @@ impl<T: Send + 'static, R: ReadMessage<T>> SourceConnector<T> for KafkaSource<R>
                     warned_missing: false,
                     env: None,
                     checkpointed: false,
+                    last_epoch: 0,
                     saved: Vec::new(),
                 }) as Box<dyn Origin<T>>
             })
@@ -551,6 +552,8 @@ struct KafkaOrigin<T, R> {
     env: Option<RunEnv>,
     /// Whether checkpoints decide when offsets are committed.
     checkpointed: bool,
+    /// The last checkpoint this instance took.
+    last_epoch: u64,
     /// The offsets saved for checkpoints not known complete yet.
     saved: Vec<(u64, Vec<(Tp, i64)>)>,
 }
@@ -769,6 +772,9 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
 
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         if let Some((id, offset, item)) = self.stash.take() {
+            if self.read[id] < 0 && self.checkpointed {
+                lock(&self.group).restored.remove(&self.ids[id]);
+            }
             self.last = id;
             self.read[id] = offset + 1;
             buf.push(item);
@@ -835,6 +841,12 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
             if self.read.len() <= id {
                 self.read.resize(id + 1, -1);
                 self.reached.resize(id + 1, false);
+            }
+            if self.read[id] < 0 && self.checkpointed {
+                // This instance reads the partition now: a position kept
+                // for it (restored or handed over) has done its job, and
+                // must not apply to a later assignment.
+                lock(&self.group).restored.remove(&self.ids[id]);
             }
             self.uncommitted = true;
             // Only the reader of a partition marks its end: most records
@@ -919,6 +931,10 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         for (id, next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
             positions.insert(self.ids[id].clone(), *next);
         }
+        // A record read but not handed out yet comes after the barrier.
+        if let Some((id, offset, _)) = &self.stash {
+            positions.insert(self.ids[*id].clone(), *offset);
+        }
         // Assigned partitions nothing was read from yet: where the
         // consumer will start, so a restore does not fall back to `start`.
         let unread: Vec<&Tp> = self
@@ -945,8 +961,14 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
         let json = serde_json::json!({
             "offsets": offsets.iter().map(|((t, p), n)| serde_json::json!([t, p, n])).collect::<Vec<_>>()
         });
-        if let Some(epoch) = snapshot.epoch() {
-            self.saved.push((epoch, offsets));
+        match snapshot.epoch() {
+            Some(epoch) => {
+                self.last_epoch = epoch;
+                self.saved.push((epoch, offsets));
+            }
+            // The last positions, after the input ended: covered by any
+            // checkpoint after the last one taken.
+            None => self.saved.push((u64::MAX, offsets)),
         }
         Ok(Some(json))
     }
@@ -990,7 +1012,8 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     /// offsets (lag monitoring, a start without a checkpoint) follow the
     /// checkpoints.
     fn checkpoint_complete(&mut self, epoch: u64) -> Result<()> {
-        let Some(last) = self.saved.iter().rposition(|(e, _)| *e <= epoch) else {
+        let covered = |e: u64| e <= epoch || (e == u64::MAX && epoch > self.last_epoch);
+        let Some(last) = self.saved.iter().rposition(|(e, _)| covered(*e)) else {
             return Ok(());
         };
         let done: Vec<_> = self.saved.drain(..=last).collect();
@@ -1024,7 +1047,18 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     /// this process (a commit now would run ahead of the checkpoints).
     fn commit(&mut self) -> Result<()> {
         if self.checkpointed {
-            if self.must_commit {
+            // Positions handed over while a checkpoint is being taken
+            // could mix both sides of its barrier: wait for it to end
+            // (the revocation stays due and is tried after each batch).
+            let busy = self
+                .env
+                .as_ref()
+                .is_some_and(RunEnv::checkpoint_in_progress);
+            if self.must_commit && busy {
+                // Not a busy loop while the checkpoint completes.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if self.must_commit && !busy {
                 let revoked = lock(&self.shared).revoking.clone().unwrap_or_default();
                 let mut group = lock(&self.group);
                 for (id, next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {

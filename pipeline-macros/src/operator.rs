@@ -46,6 +46,13 @@ fn take_ttl(field: &mut syn::Field) -> syn::Result<Option<u64>> {
             ));
             return false;
         }
+        if ttl.is_some() {
+            error = Some(syn::Error::new(
+                a.meta.span(),
+                "this field has two `#[ttl(..)]`s; keep one",
+            ));
+            return false;
+        }
         match a.parse_args::<syn::Expr>() {
             Ok(e) => match crate::analyze::duration_millis(&e) {
                 Ok(0) => {
@@ -53,6 +60,9 @@ fn take_ttl(field: &mut syn::Field) -> syn::Result<Option<u64>> {
                         e.span(),
                         "a time to live must be longer than zero",
                     ));
+                }
+                Ok(ms) if i64::try_from(ms).is_err() => {
+                    error = Some(syn::Error::new(e.span(), "this time to live is too long"));
                 }
                 Ok(ms) => ttl = Some(ms),
                 Err(err) => error = Some(err),

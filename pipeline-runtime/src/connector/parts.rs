@@ -48,6 +48,9 @@ pub struct PartFiles {
     pub(crate) shared: Arc<Mutex<PartsShared>>,
     current: Option<(BufWriter<File>, PathBuf, PathBuf)>,
     pending: Vec<Staged>,
+    /// The last checkpoint this instance took a barrier of: the last part
+    /// (staged after the input ended) is covered only by a later one.
+    last_epoch: u64,
 }
 
 impl std::fmt::Debug for PartFiles {
@@ -75,6 +78,7 @@ impl PartFiles {
             shared,
             current: None,
             pending: Vec::new(),
+            last_epoch: 0,
         }
     }
 
@@ -174,8 +178,10 @@ impl PartFiles {
     /// Publishes the pending parts of checkpoints up to `epoch` (`None`:
     /// all of them).
     fn publish_up_to(&mut self, epoch: Option<u64>) -> Result<()> {
+        let last = self.last_epoch;
         let due = |s: &Staged| match (epoch, s.epoch) {
-            (None, _) | (_, None) => true,
+            (None, _) => true,
+            (Some(e), None) => e > last,
             (Some(e), Some(se)) => se <= e,
         };
         let (now, later): (Vec<Staged>, Vec<Staged>) =
@@ -258,6 +264,9 @@ impl Output for PartFiles {
     fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
         self.prepare(&[], &HashMap::new())?;
         self.close_part(snapshot.epoch())?;
+        if let Some(e) = snapshot.epoch() {
+            self.last_epoch = e;
+        }
         for s in &self.pending {
             // File names, relative to the directory: the run may restart
             // from another working directory.
@@ -284,10 +293,8 @@ impl Output for PartFiles {
         let mut marks = HashMap::new();
         for p in restore.pending(&self.sink) {
             let path = |key: &str| {
-                p.data
-                    .get(key)
-                    .and_then(|v| v.as_str())
-                    .map(|name| self.dir.join(name))
+                let name = p.data.get(key).and_then(|v| v.as_str())?;
+                Some(self.dir.join(Path::new(name).file_name()?))
             };
             let number = |key: &str| p.data.get(key).and_then(serde_json::Value::as_u64);
             match (

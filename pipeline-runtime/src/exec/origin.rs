@@ -146,6 +146,13 @@ impl RunEnv {
         self.checkpoints.is_some()
     }
 
+    /// Whether a checkpoint was asked for and is not complete yet.
+    pub fn checkpoint_in_progress(&self) -> bool {
+        self.checkpoints
+            .as_ref()
+            .is_some_and(|cp| cp.requested() > cp.committed())
+    }
+
     /// The tokio runtime that drives network I/O.
     pub fn io(&self) -> &tokio::runtime::Handle {
         &self.io

@@ -338,11 +338,12 @@ impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
                     self.snapshot(cp, None)?;
                     loop {
                         match cp.wait_final_or_commit(self.committed, &env.cancelled)? {
-                            Some(last) => {
+                            Some(last) if last > self.committed => {
                                 self.committed = last;
                                 self.origin.checkpoint_complete(last)?;
                                 return self.chain.commit(last);
                             }
+                            Some(_) => return Ok(()),
                             None => self.follow_commits(cp)?,
                         }
                     }
@@ -367,7 +368,20 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
         if let Some(cp) = env.checkpoints.clone() {
             self.restore(&cp)?;
         }
-        let result = self.work(env);
+        // A panicking stage is reported by the executor; the commit below
+        // must happen first.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(env)))
+        {
+            Ok(result) => result,
+            Err(panic) => {
+                if let Some(cp) = &env.checkpoints {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.follow_commits(cp)
+                    }));
+                }
+                std::panic::resume_unwind(panic);
+            }
+        };
         if result.is_err()
             && let Some(cp) = &env.checkpoints
         {

@@ -635,9 +635,16 @@ where
         self.processing_timers.clear();
         self.cleanups.clear();
         let mut cleanups = Vec::new();
+        let now = Timestamp::now().as_millis();
         for (key, entry) in self.state.iter() {
-            if let (Some(ttl), true) = (P::MIN_TTL_MS, entry.touched > 0) {
-                cleanups.push((entry.touched.saturating_add(ttl), key.clone()));
+            if let Some(ttl) = P::MIN_TTL_MS {
+                // Saved without a time to live: its time starts now.
+                let touched = if entry.touched > 0 {
+                    entry.touched
+                } else {
+                    now
+                };
+                cleanups.push((touched.saturating_add(ttl), touched, key.clone()));
             }
             for t in &entry.timers.event {
                 self.event_timers.entry(*t).or_default().push(key.clone());
@@ -649,9 +656,10 @@ where
                     .push(key.clone());
             }
         }
-        for (at, key) in cleanups {
+        for (at, touched, key) in cleanups {
             if let Some(e) = self.state.get_mut(&key) {
                 e.cleanup_at = at;
+                e.touched = touched;
             }
             self.cleanups.entry(at).or_default().push(key);
         }

@@ -9,6 +9,9 @@ struct Seen {
     last: ValueState<u64>,
     #[ttl(1min)]
     limit: u64,
+    #[ttl(1s)]
+    #[ttl(2s)]
+    seen: ValueState<u64>,
 }
 
 fn main() {}
