@@ -586,6 +586,11 @@ impl<T, R> KafkaOrigin<T, R> {
         })
     }
 
+    /// Drops the position kept for partition `id` (see `Group::restored`).
+    fn forget_kept(&self, id: usize) {
+        lock(&self.group).restored.remove(&self.ids[id]);
+    }
+
     /// Takes in a rebalance's new assignment and any callback failure.
     fn follow_callbacks(&mut self) -> Result<()> {
         let (assigned, error, down_since) = {
@@ -773,7 +778,7 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     fn fill(&mut self, buf: &mut Vec<T>) -> Result<Fill> {
         if let Some((id, offset, item)) = self.stash.take() {
             if self.read[id] < 0 && self.checkpointed {
-                lock(&self.group).restored.remove(&self.ids[id]);
+                self.forget_kept(id);
             }
             self.last = id;
             self.read[id] = offset + 1;
@@ -842,12 +847,11 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 self.read.resize(id + 1, -1);
                 self.reached.resize(id + 1, false);
             }
-            if self.read[id] < 0 && self.checkpointed {
-                // This instance reads the partition now: a position kept
-                // for it (restored or handed over) has done its job, and
-                // must not apply to a later assignment.
-                lock(&self.group).restored.remove(&self.ids[id]);
-            }
+            // The first record of the partition this instance hands out
+            // (or skips): a position kept for the partition (restored or
+            // handed over) has then done its job, and must not apply to a
+            // later assignment. A stashed record is not handed out yet.
+            let first = self.read[id] < 0 && self.checkpointed;
             self.uncommitted = true;
             // Only the reader of a partition marks its end: most records
             // need no lock here.
@@ -863,6 +867,9 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 // defines the start.
                 if message.timestamp().to_millis().is_some_and(|ts| ts < t) {
                     self.read[id] = offset + 1;
+                    if first {
+                        self.forget_kept(id);
+                    }
                     continue;
                 }
                 self.reached[id] = true;
@@ -871,6 +878,9 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 Ok(item) if buf.is_empty() || id == self.last => {
                     self.last = id;
                     self.read[id] = offset + 1;
+                    if first {
+                        self.forget_kept(id);
+                    }
                     buf.push(item);
                 }
                 Ok(item) => {
@@ -879,6 +889,9 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
                 }
                 Err(error) => {
                     self.read[id] = offset + 1;
+                    if first {
+                        self.forget_kept(id);
+                    }
                     let raw = String::from_utf8_lossy(message.payload().unwrap_or_default());
                     let topic = message.topic();
                     self.bad.handle(
@@ -1044,7 +1057,11 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
     /// Without checkpoints: commits the offsets read. With checkpoints,
     /// offsets are committed when a checkpoint completes; a revocation
     /// only hands the revoked partitions' positions to their next owner in
-    /// this process (a commit now would run ahead of the checkpoints).
+    /// this process (a commit now would run ahead of the checkpoints),
+    /// once no checkpoint is in progress. The instance does not poll while
+    /// it waits: a checkpoint longer than `max.poll.interval.ms` (5 min)
+    /// makes the group drop it, and its partitions are read again by
+    /// their next owner from the last checkpoint's offsets.
     fn commit(&mut self) -> Result<()> {
         if self.checkpointed {
             // Positions handed over while a checkpoint is being taken
@@ -1061,10 +1078,24 @@ impl<T: Send, R: ReadMessage<T>> Origin<T> for KafkaOrigin<T, R> {
             if self.must_commit && !busy {
                 let revoked = lock(&self.shared).revoking.clone().unwrap_or_default();
                 let mut group = lock(&self.group);
-                for (id, next) in self.read.iter().enumerate().filter(|(_, n)| **n >= 0) {
+                let mut handed: Vec<(usize, i64)> = self
+                    .read
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n >= 0)
+                    .map(|(id, n)| (id, *n))
+                    .collect();
+                // A stashed record of a revoked partition was not handed
+                // out: its next owner starts there.
+                if let Some((id, offset, _)) = &self.stash
+                    && self.read[*id] < 0
+                {
+                    handed.push((*id, *offset));
+                }
+                for (id, next) in handed {
                     if revoked.contains(&self.ids[id]) {
-                        let at = group.restored.entry(self.ids[id].clone()).or_insert(*next);
-                        *at = (*at).max(*next);
+                        let at = group.restored.entry(self.ids[id].clone()).or_insert(next);
+                        *at = (*at).max(next);
                     }
                 }
                 drop(group);

@@ -375,9 +375,12 @@ impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
             Ok(result) => result,
             Err(panic) => {
                 if let Some(cp) = &env.checkpoints {
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         self.follow_commits(cp)
                     }));
+                    if let Ok(Err(e)) = published {
+                        tracing::warn!(task = %self.task, "could not publish the output of checkpoint {}: {e}", cp.committed());
+                    }
                 }
                 std::panic::resume_unwind(panic);
             }
