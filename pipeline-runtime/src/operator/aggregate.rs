@@ -3,7 +3,7 @@
 
 use super::{MeterSet, Push, Stage};
 use crate::Result;
-use crate::checkpoint::{Restore, Snapshot, StateValue};
+use crate::checkpoint::StateValue;
 use crate::state::{KeyedState, MemoryState};
 use std::hash::Hash;
 
@@ -412,29 +412,7 @@ where
         self.next.push((key, out))
     }
 
-    fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
-        self.state.snapshot(snapshot, self.node, &())?;
-        self.next.snapshot(snapshot)
-    }
-
-    fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
-        self.state.restore::<()>(restore, self.node)?;
-        self.next.restore(restore)
-    }
-
-    fn commit(&mut self, epoch: u64) -> Result<()> {
-        self.next.commit(epoch)
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.next.flush()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.next.finish()
-    }
-
-    forward_control!(@events);
+    forward_control!(keyed_state);
 }
 
 /// The `aggregate` stage before linking.

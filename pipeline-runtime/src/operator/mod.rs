@@ -38,6 +38,36 @@ macro_rules! forward_control {
         forward_control!(@events);
         forward_control!(@checkpoints);
     };
+    // A stage whose only state is `self.state`, a `MemoryState` saved
+    // under graph node `self.node`, with no meta value.
+    (keyed_state) => {
+        fn flush(&mut self) -> $crate::Result<()> {
+            self.next.flush()
+        }
+
+        fn finish(&mut self) -> $crate::Result<()> {
+            self.next.finish()
+        }
+
+        fn snapshot(
+            &mut self,
+            snapshot: &mut $crate::checkpoint::Snapshot<'_>,
+        ) -> $crate::Result<()> {
+            self.state.snapshot(snapshot, self.node, &())?;
+            self.next.snapshot(snapshot)
+        }
+
+        fn restore(&mut self, restore: &$crate::checkpoint::Restore<'_>) -> $crate::Result<()> {
+            self.state.restore::<()>(restore, self.node)?;
+            self.next.restore(restore)
+        }
+
+        fn commit(&mut self, epoch: u64) -> $crate::Result<()> {
+            self.next.commit(epoch)
+        }
+
+        forward_control!(@events);
+    };
     (@events) => {
         fn watermark(&mut self, watermark: $crate::Timestamp) -> $crate::Result<()> {
             self.next.watermark(watermark)
