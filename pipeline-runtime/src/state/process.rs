@@ -266,6 +266,8 @@ pub enum Timer {
 pub struct ProcessContext<'a, O> {
     out: &'a mut Vec<O>,
     timers: &'a mut KeyTimers,
+    /// Timers newly set by this call: (processing time?, when).
+    added: &'a mut Vec<(bool, i64)>,
     watermark: Timestamp,
 }
 
@@ -279,7 +281,9 @@ impl<O> ProcessContext<'_, O> {
     /// `at` (as Flink fires an event-time timer when the watermark passes
     /// it). Setting a timer twice sets it once.
     pub fn set_event_timer(&mut self, at: Timestamp) {
-        insert_sorted(&mut self.timers.event, at.as_millis());
+        if insert_sorted(&mut self.timers.event, at.as_millis()) {
+            self.added.push((false, at.as_millis()));
+        }
     }
 
     /// Deletes the current key's event-time timer at `at`, if set.
@@ -289,7 +293,9 @@ impl<O> ProcessContext<'_, O> {
 
     /// Calls `on_timer` for the current key once the clock reaches `at`.
     pub fn set_processing_timer(&mut self, at: Timestamp) {
-        insert_sorted(&mut self.timers.processing, at.as_millis());
+        if insert_sorted(&mut self.timers.processing, at.as_millis()) {
+            self.added.push((true, at.as_millis()));
+        }
     }
 
     /// Deletes the current key's processing-time timer at `at`, if set.
@@ -308,9 +314,14 @@ impl<O> ProcessContext<'_, O> {
     }
 }
 
-fn insert_sorted(times: &mut Vec<i64>, t: i64) {
-    if let Err(i) = times.binary_search(&t) {
-        times.insert(i, t);
+/// Inserts `t` unless it is there; returns whether it was new.
+fn insert_sorted(times: &mut Vec<i64>, t: i64) -> bool {
+    match times.binary_search(&t) {
+        Ok(_) => false,
+        Err(i) => {
+            times.insert(i, t);
+            true
+        }
     }
 }
 
@@ -418,6 +429,8 @@ pub struct KeyedProcessOp<K, In, P: KeyedProcess<K, In>, Next> {
     watermark: Timestamp,
     /// What a call emitted, pushed on after it.
     out: Vec<P::Out>,
+    /// Timers a call set, filed after it.
+    added: Vec<(bool, i64)>,
     meter: Meter,
     node: usize,
     next: Next,
@@ -462,28 +475,25 @@ where
                     .push(key.clone());
             }
         }
-        let before = entry.timers.clone();
         self.op.swap_values(&mut entry.values);
         let mut ctx = ProcessContext {
             out: &mut self.out,
             timers: &mut entry.timers,
+            added: &mut self.added,
             watermark: self.watermark,
         };
         let result = f(&mut self.op, &mut ctx);
         self.op.swap_values(&mut entry.values);
         result?;
-        for t in &entry.timers.event {
-            if before.event.binary_search(t).is_err() {
-                self.event_timers.entry(*t).or_default().push(key.clone());
-            }
-        }
-        for t in &entry.timers.processing {
-            if before.processing.binary_search(t).is_err() {
-                self.processing_timers
-                    .entry(*t)
-                    .or_default()
-                    .push(key.clone());
-            }
+        // Timers set by the call go into the index (deleted ones stay there
+        // and are skipped when due).
+        for (processing, t) in self.added.drain(..) {
+            let index = if processing {
+                &mut self.processing_timers
+            } else {
+                &mut self.event_timers
+            };
+            index.entry(t).or_default().push(key.clone());
         }
         let empty = P::values_empty(&entry.values)
             && entry.timers.event.is_empty()
@@ -707,6 +717,7 @@ where
             cleanups: BTreeMap::new(),
             watermark: Timestamp::MIN,
             out: Vec::new(),
+            added: Vec::new(),
             meter: meter.meter(self.node),
             node: self.node,
             next,
