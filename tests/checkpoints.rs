@@ -839,27 +839,12 @@ fn child() {
             pipeline::runtime::cli::main_from::<HandTotals, _>(args)
         }
         "kafka" => {
-            // A new consumer group each time: no member of a killed run
-            // holds partitions, and the checkpoint's offsets, not the
-            // group's, say where reading goes on.
-            args.extend([
-                "--set".into(),
-                format!("clicks.topic={:?}", var("CP_TOPIC")),
-                "--set".into(),
-                format!("clicks.group={:?}", kafka::unique("checkpointed")),
-                "--set".into(),
-                "clicks.session.timeout.ms=3000".into(),
-            ]);
+            args.extend(kafka_source_args(&var("CP_TOPIC")));
             pipeline::runtime::cli::main_from::<KafkaTotals, _>(args)
         }
         "kafka-to-kafka" => {
+            args.extend(kafka_source_args(&var("CP_TOPIC")));
             args.extend([
-                "--set".into(),
-                format!("clicks.topic={:?}", var("CP_TOPIC")),
-                "--set".into(),
-                format!("clicks.group={:?}", kafka::unique("checkpointed")),
-                "--set".into(),
-                "clicks.session.timeout.ms=3000".into(),
                 "--set".into(),
                 format!("out.topic={:?}", var("CP_OUT_TOPIC")),
                 // Every checkpoint is kept: they are the commit log the
@@ -1020,4 +1005,18 @@ fn dead_letters_take_part_in_checkpoints_in_micro_batch_mode() {
     WithDeadLetters::run_with(options).unwrap();
     assert_eq!(published(&dir.path().join("out")).len(), 4_950);
     assert_eq!(published(&dir.path().join("bad")).len(), 50);
+}
+
+/// The child's settings of the Kafka source `clicks`: a new consumer group
+/// each time, so no member of a killed run holds partitions, and the
+/// checkpoint's offsets, not the group's, say where reading goes on.
+fn kafka_source_args(topic: &str) -> [String; 6] {
+    [
+        "--set".into(),
+        format!("clicks.topic={topic:?}"),
+        "--set".into(),
+        format!("clicks.group={:?}", kafka::unique("checkpointed")),
+        "--set".into(),
+        "clicks.session.timeout.ms=3000".into(),
+    ]
 }

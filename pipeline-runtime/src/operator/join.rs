@@ -116,13 +116,14 @@ where
 {
     #[inline]
     fn push(&mut self, (key, item): (K, Side<L, R>)) -> Result<()> {
+        // One look-up; the key is cloned only when it is new.
+        let slot = self.state.get_or_insert_with_ref(&key, || TableSlot {
+            latest: None,
+            waiting: Vec::new(),
+            touched: 0,
+        });
         if let Some(ttl) = self.ttl {
             let now = Timestamp::now().as_millis();
-            let slot = self.state.get_or_insert_with_ref(&key, || TableSlot {
-                latest: None,
-                waiting: Vec::new(),
-                touched: 0,
-            });
             if slot.touched == 0 {
                 // A new key: check it when it may expire.
                 self.expiries
@@ -137,11 +138,6 @@ where
             }
             slot.touched = now;
         }
-        let slot = self.state.get_or_insert_with(key, || TableSlot {
-            latest: None,
-            waiting: Vec::new(),
-            touched: 0,
-        });
         match item {
             Side::Left(left) => match &slot.latest {
                 Some(right) => {
@@ -408,13 +404,12 @@ where
     /// derived from the records on restore.
     fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
         self.state
-            .snapshot(snapshot, self.node, &self.watermark.as_millis())?;
+            .snapshot_with_watermark(snapshot, self.node, self.watermark)?;
         self.next.snapshot(snapshot)
     }
 
     fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
-        let metas = self.state.restore::<i64>(restore, self.node)?;
-        if let Some(w) = restore.watermark(&metas) {
+        if let Some(w) = self.state.restore_with_watermark(restore, self.node)? {
             self.watermark = w;
         }
         self.expiries.clear();

@@ -50,6 +50,38 @@ impl<K: Hash + Eq, V> MemoryState<K, V> {
         snapshot.write_keyed(node, meta, self.map.iter())
     }
 
+    /// [`snapshot`](Self::snapshot) with the stage's watermark as the meta
+    /// value, for stages whose state is cleaned as event time passes.
+    pub fn snapshot_with_watermark(
+        &self,
+        snapshot: &mut crate::checkpoint::Snapshot<'_>,
+        node: usize,
+        watermark: crate::Timestamp,
+    ) -> crate::Result<()>
+    where
+        K: serde::Serialize,
+        V: serde::Serialize,
+    {
+        self.snapshot(snapshot, node, &watermark.as_millis())
+    }
+
+    /// [`restore`](Self::restore) of what
+    /// [`snapshot_with_watermark`](Self::snapshot_with_watermark) saved;
+    /// returns the watermark to go on from (see
+    /// [`Restore::watermark`](crate::checkpoint::Restore::watermark)).
+    pub fn restore_with_watermark(
+        &mut self,
+        restore: &crate::checkpoint::Restore<'_>,
+        node: usize,
+    ) -> crate::Result<Option<crate::Timestamp>>
+    where
+        K: serde::de::DeserializeOwned,
+        V: serde::de::DeserializeOwned,
+    {
+        let metas = self.restore::<i64>(restore, node)?;
+        Ok(restore.watermark(&metas))
+    }
+
     /// Replaces the entries with those of stage `node` this instance owns
     /// in the checkpoint being restored; returns the saved meta values, by
     /// the instance that saved them.

@@ -632,13 +632,12 @@ where
     /// Saves every key's values and timers, and the watermark.
     fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
         self.state
-            .snapshot(snapshot, self.node, &self.watermark.as_millis())?;
+            .snapshot_with_watermark(snapshot, self.node, self.watermark)?;
         self.next.snapshot(snapshot)
     }
 
     fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
-        let metas = self.state.restore::<i64>(restore, self.node)?;
-        if let Some(w) = restore.watermark(&metas) {
+        if let Some(w) = self.state.restore_with_watermark(restore, self.node)? {
             self.watermark = w;
         }
         self.event_timers.clear();
