@@ -1,13 +1,15 @@
 //! Keyed state and checkpoints: a running count per key over 10M events
-//! with 1M distinct keys, against a hand-written loop over an `FxHashMap`;
-//! the same pipeline with checkpoints every 50 ms (their duration and
-//! size); and a restart that restores the 1M keys.
+//! with 1M distinct keys, against a hand-written loop over an `FxHashMap`,
+//! on the memory and the RocksDB backends; the same pipeline with
+//! checkpoints every 50 ms (their duration, size, and for RocksDB the
+//! bytes each one did not share with the one before); and a restart that
+//! restores the 1M keys.
 //!
 //! ```text
 //! cargo bench --bench state [-- EVENTS KEYS]
 //! ```
 //!
-//! Prints one line per figure. Only the in-memory backend exists so far.
+//! Prints one line per figure.
 
 mod common;
 
@@ -16,8 +18,12 @@ use pipeline::runtime::checkpoint::CheckpointOptions;
 use pipeline::runtime::connector::generator::{Generator, GeneratorSettings};
 use pipeline::runtime::connector::{BadInputPolicy, NoSettings};
 use pipeline::runtime::exec::{PipelineBuilder, RunOptions, RunOutcome};
+use pipeline::runtime::state::{RocksDbOptions, StateBackend};
 use rustc_hash::FxHashMap;
+use std::collections::HashSet;
 use std::hint::black_box;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The key of event `i`: spread over `keys` keys.
@@ -56,7 +62,7 @@ fn main() {
         .collect();
     let events = args.first().copied().unwrap_or(10_000_000);
     let keys = args.get(1).copied().unwrap_or(1_000_000);
-    println!("running count over {events} events, {keys} keys, in-memory state");
+    println!("running count over {events} events, {keys} keys");
 
     let started = Instant::now();
     let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
@@ -69,23 +75,71 @@ fn main() {
     println!("hand loop:                      {}", rate(events, took));
     drop(counts);
 
+    let backends = [
+        StateBackend::Memory,
+        StateBackend::RocksDb(RocksDbOptions::default()),
+    ];
+    for backend in backends {
+        measure(events, keys, backend);
+    }
+}
+
+/// The files of each checkpoint in `dir`, oldest first, as (inode, size).
+fn checkpoint_files(dir: &Path) -> Vec<Vec<(u64, u64)>> {
+    let mut chks: Vec<_> = std::fs::read_dir(dir)
+        .expect("the checkpoint directory")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("chk-") && !name.ends_with(".tmp")
+        })
+        .collect();
+    chks.sort();
+    let mut out = Vec::new();
+    for chk in chks {
+        let mut files = Vec::new();
+        let mut dirs = vec![chk];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("a checkpoint").flatten() {
+                let meta = e.metadata().expect("a file");
+                if meta.is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    files.push((meta.ino(), meta.len()));
+                }
+            }
+        }
+        out.push(files);
+    }
+    out
+}
+
+fn measure(events: u64, keys: u64, backend: StateBackend) {
+    let name = backend.name();
+    println!("-- {name} backend");
     for p in [1, 2] {
-        let out = run(events, keys, RunOptions::default().with_parallelism(p));
+        let options = RunOptions::default()
+            .with_parallelism(p)
+            .with_state(backend.clone());
+        let out = run(events, keys, options);
         println!(
-            "pipeline p={p}:                   {}",
+            "{name} pipeline p={p}:                   {}",
             rate(events, out.elapsed)
         );
     }
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     let checkpointed = |restore: bool| {
-        let options =
-            RunOptions::default()
-                .with_parallelism(2)
-                .with_checkpoints(CheckpointOptions {
-                    interval: Duration::from_millis(50),
-                    ..CheckpointOptions::new(dir.path())
-                });
+        let options = RunOptions::default()
+            .with_parallelism(2)
+            .with_state(backend.clone())
+            .with_checkpoints(CheckpointOptions {
+                interval: Duration::from_millis(50),
+                // All kept, to measure what each shares with the last.
+                retain: 100_000,
+                ..CheckpointOptions::new(dir.path())
+            });
         if !restore {
             let _ = std::fs::remove_dir_all(dir.path());
         }
@@ -93,23 +147,32 @@ fn main() {
     };
     let out = checkpointed(false);
     println!(
-        "pipeline p=2, checkpoint every 50ms: {} ({} checkpoints)",
+        "{name} pipeline p=2, checkpoint every 50ms: {} ({} checkpoints)",
         rate(events, out.elapsed),
         out.checkpoints.len()
     );
-    for c in &out.checkpoints {
+    let files = checkpoint_files(dir.path());
+    let mut seen: HashSet<u64> = HashSet::new();
+    for (c, files) in out.checkpoints.iter().zip(&files) {
+        let new: u64 = files
+            .iter()
+            .filter(|(ino, _)| !seen.contains(ino))
+            .map(|f| f.1)
+            .sum();
+        seen = files.iter().map(|f| f.0).collect();
         println!(
-            "  checkpoint {}: {:?}, {:.1} MB of state",
+            "  checkpoint {}: {:?}, {:.1} MB of state, {:.1} MB not shared with the one before",
             c.epoch,
             c.duration,
-            c.bytes as f64 / 1e6
+            c.bytes as f64 / 1e6,
+            new as f64 / 1e6
         );
     }
     // A restart from the last checkpoint: every key is read back, then the
     // run ends at once (its input was read to the end).
     let again = checkpointed(true);
     println!(
-        "restart restoring {keys} keys: restore {:?}, whole run {:?}",
+        "{name} restart restoring {keys} keys: restore {:?}, whole run {:?}",
         again.restore_time, again.elapsed
     );
 }

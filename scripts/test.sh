@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: starts a Kafka-API broker (tansu) on
+# The project's test command: installs the Debian packages the build needs
+# (scripts/install-deps.sh), starts a Kafka-API broker (tansu) on
 # 127.0.0.1, runs every test against it, and stops it again.
 #
 #   scripts/test.sh [cargo test args...]
@@ -9,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/install-deps.sh
 PORT="${PIPELINE_TEST_KAFKA_PORT:-19092}"
 export TANSU_HOME="${TANSU_HOME:-$PWD/target/tansu}"
 scripts/kafka-start.sh "$PORT" >/dev/null

@@ -11,6 +11,7 @@ mod kafka;
 
 use pipeline::prelude::*;
 use pipeline::runtime::checkpoint::{CheckpointOptions, Manifest};
+use pipeline::runtime::operator::Joined;
 use pipeline::runtime::state::{KeyedProcess, MapState, ProcessContext, Timer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -151,6 +152,68 @@ pipeline! {
     }
 }
 
+/// A record of the join pipeline: `key` decides who meets whom.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+struct Ev {
+    id: u64,
+    key: u64,
+    #[event_time]
+    t: i64,
+}
+
+const LEFTS: u64 = 20_000;
+const RIGHTS: u64 = 15_000;
+const JOIN_KEYS: u64 = 50;
+
+fn left_ev(i: u64) -> Ev {
+    Ev {
+        id: i,
+        key: i % JOIN_KEYS,
+        t: i as i64 * 3,
+    }
+}
+
+fn right_ev(i: u64) -> Ev {
+    Ev {
+        id: i,
+        key: i * 7 % JOIN_KEYS,
+        t: i as i64 * 4,
+    }
+}
+
+pipeline! {
+    /// Both kinds of state a join keeps: an interval join's buffered
+    /// records, and a stream-table join's rows and the records waiting for
+    /// a row (the rows come slowly, so most records wait).
+    pipeline Joins {
+        source ls: Ev = generator(count: 20_000, rate: 3_000, record: left_ev, watermark: monotonic);
+        source rs: Ev = generator(count: 15_000, rate: 2_250, record: right_ev, watermark: monotonic);
+        source users: (u64, String) = generator(count: 50, rate: 8, record: |j: u64| (j, format!("u{j}")));
+        let near = ls
+            -> join(rs).on(|l: &Ev| l.key, |r: &Ev| r.key).between(-30ms, 50ms)
+            -> map(|j: Joined<Ev, Ev>| format!("near {} {}", j.left.id, j.right.id));
+        let named = ls
+            -> join(users).on(|l: &Ev| l.key, |u: &(u64, String)| u.0)
+            -> map(|j: Joined<Ev, (u64, String)>| format!("named {} {}", j.left.id, j.right.1));
+        near -> union(named) -> sink file(name: "out", path: "out/", format: json);
+    }
+}
+
+/// What `Joins` publishes, sorted, worked out by plain loops.
+fn expected_joins() -> Vec<String> {
+    let mut want = Vec::new();
+    for l in (0..LEFTS).map(left_ev) {
+        for r in (0..RIGHTS).map(right_ev) {
+            if l.key == r.key && l.t - 30 <= r.t && r.t <= l.t + 50 {
+                want.push(format!("\"near {} {}\"", l.id, r.id));
+            }
+        }
+        want.push(format!("\"named {} u{}\"", l.id, l.key));
+    }
+    want.sort();
+    want
+}
+
 const CLICKS: u64 = 200_000;
 const USERS: u64 = 40;
 
@@ -241,6 +304,8 @@ struct Job {
     checkpoints: PathBuf,
     mode: &'static str,
     parallelism: usize,
+    /// `memory` or `rocksdb`.
+    backend: &'static str,
 }
 
 impl Job {
@@ -258,6 +323,7 @@ impl Job {
         .env("CP_DIR", &self.checkpoints)
         .env("CP_MODE", self.mode)
         .env("CP_P", self.parallelism.to_string())
+        .env("CP_BACKEND", self.backend)
         .env("PIPELINE_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -347,6 +413,7 @@ fn totals_job(dir: &Path, input: &Path, name: &str, mode: &'static str, p: usize
         checkpoints: dir.join(format!("{name}-chk")),
         mode,
         parallelism: p,
+        backend: "memory",
     }
 }
 
@@ -371,7 +438,7 @@ fn parse_totals(lines: &[String]) -> BTreeMap<(String, i64), (u64, u64)> {
     out
 }
 
-fn exactly_once_under_kills(mode: &'static str) {
+fn exactly_once_under_kills(mode: &'static str, backend: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path());
     let reference = totals_job(dir.path(), &input, "reference", mode, 2);
@@ -379,24 +446,36 @@ fn exactly_once_under_kills(mode: &'static str) {
     let expected = published(&reference.out);
     assert_eq!(parse_totals(&expected), expected_totals());
 
-    let job = totals_job(dir.path(), &input, "killed", mode, 2);
+    let mut job = totals_job(dir.path(), &input, "killed", mode, 2);
+    job.backend = backend;
     let mut rng = Lcg(seed());
     run_with_kills(&job, 5, &mut rng);
+    assert_backend(&job);
     assert_eq!(published(&job.out), expected);
 }
 
 #[test]
 fn file_to_file_is_exactly_once_across_kills_in_continuous_mode() {
-    exactly_once_under_kills("continuous");
+    exactly_once_under_kills("continuous", "memory");
 }
 
 #[test]
 fn file_to_file_is_exactly_once_across_kills_in_micro_batch_mode() {
-    exactly_once_under_kills("micro-batch");
+    exactly_once_under_kills("micro-batch", "memory");
 }
 
 #[test]
-fn kafka_to_files_is_exactly_once_across_kills() {
+fn file_to_file_on_rocksdb_is_exactly_once_across_kills_in_continuous_mode() {
+    exactly_once_under_kills("continuous", "rocksdb");
+}
+
+#[test]
+fn file_to_file_on_rocksdb_is_exactly_once_across_kills_in_micro_batch_mode() {
+    exactly_once_under_kills("micro-batch", "rocksdb");
+}
+
+#[test]
+fn kafka_to_files_on_rocksdb_is_exactly_once_across_kills() {
     const KAFKA_CLICKS: u64 = 60_000;
     let brokers = kafka::brokers();
     let topic = kafka::unique("checkpointed-clicks");
@@ -416,6 +495,8 @@ fn kafka_to_files_is_exactly_once_across_kills() {
         checkpoints: dir.path().join("chk"),
         mode: "continuous",
         parallelism: 2,
+        // The RocksDB backend here; Kafka to Kafka below keeps state in memory.
+        backend: "rocksdb",
     };
     let mut rng = Lcg(seed());
     // A group join takes about 1.5 s on the test broker: kills come later.
@@ -469,6 +550,7 @@ fn kafka_to_kafka_is_exactly_once_in_the_committed_view_across_kills() {
         checkpoints: dir.path().join("chk"),
         mode: "continuous",
         parallelism: 2,
+        backend: "memory",
     };
     let mut rng = Lcg(seed());
     for _ in 0..5 {
@@ -551,6 +633,7 @@ fn a_restarted_sink_fences_the_producer_of_its_previous_process() {
         checkpoints: dir.path().join("chk"),
         mode: "continuous",
         parallelism: 1,
+        backend: "memory",
     };
     job.run();
     let fenced = zombie.commit_transaction(Duration::from_secs(30));
@@ -562,22 +645,63 @@ fn a_restarted_sink_fences_the_producer_of_its_previous_process() {
 
 #[test]
 fn keyed_operator_state_and_timers_are_exactly_once_across_kills() {
+    hand_windows_under_kills("memory");
+}
+
+#[test]
+fn keyed_operator_state_on_rocksdb_is_exactly_once_across_kills() {
+    hand_windows_under_kills("rocksdb");
+}
+
+fn hand_windows_under_kills(backend: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path());
     let mut job = totals_job(dir.path(), &input, "hand", "continuous", 2);
     job.pipeline = "hand";
+    job.backend = backend;
     let mut rng = Lcg(seed());
     run_with_kills(&job, 5, &mut rng);
+    assert_backend(&job);
     assert_eq!(parse_totals(&published(&job.out)), expected_totals());
 }
 
-#[test]
-fn a_checkpoint_taken_at_two_instances_restores_at_three() {
+fn joins_under_kills(backend: &'static str) {
     let dir = tempfile::tempdir().unwrap();
-    let input = write_input(dir.path());
-    let mut job = totals_job(dir.path(), &input, "rescaled", "continuous", 2);
+    let job = Job {
+        pipeline: "joins",
+        input: None,
+        topic: None,
+        out_topic: None,
+        out: dir.path().join("out"),
+        checkpoints: dir.path().join("chk"),
+        mode: "continuous",
+        parallelism: 2,
+        backend,
+    };
     let mut rng = Lcg(seed());
-    // Killed at 2 until a checkpoint exists, then finished at 3.
+    run_with_kills(&job, 5, &mut rng);
+    assert_backend(&job);
+    let mut got = published(&job.out);
+    got.sort();
+    let want = expected_joins();
+    assert_eq!(got.len(), want.len(), "records published");
+    assert!(got == want, "the joins published other records");
+}
+
+#[test]
+fn interval_and_table_joins_are_exactly_once_across_kills() {
+    joins_under_kills("memory");
+}
+
+#[test]
+fn interval_and_table_joins_on_rocksdb_are_exactly_once_across_kills() {
+    joins_under_kills("rocksdb");
+}
+
+/// Kills `job` until a checkpoint exists, then finishes it at
+/// parallelism 3 on `backend`; returns the last run's stderr.
+fn rescale(mut job: Job, backend: &'static str) -> String {
+    let mut rng = Lcg(seed());
     let mut attempts = 0;
     while !has_checkpoint(&job.checkpoints) {
         job.kill_after(rng.between(500, 1200));
@@ -585,12 +709,71 @@ fn a_checkpoint_taken_at_two_instances_restores_at_three() {
         assert!(attempts < 10, "no checkpoint was ever completed");
     }
     job.parallelism = 3;
+    job.backend = backend;
     let stderr = job.run();
     assert!(
         stderr.contains("taken at parallelism 2, now 3"),
         "the run did not restore: {stderr}"
     );
+    stderr
+}
+
+#[test]
+fn a_checkpoint_taken_at_two_instances_restores_at_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let job = totals_job(dir.path(), &input, "rescaled", "continuous", 2);
+    rescale(job.clone(), "memory");
     assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+}
+
+#[test]
+fn a_rocksdb_checkpoint_taken_at_two_instances_restores_at_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let mut job = totals_job(dir.path(), &input, "rescaled", "continuous", 2);
+    job.backend = "rocksdb";
+    rescale(job.clone(), "rocksdb");
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+}
+
+#[test]
+fn a_memory_checkpoint_restores_on_rocksdb_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    // Killed on memory, then on RocksDB, then finished on memory (at
+    // another parallelism each time the state changes hands).
+    let job = totals_job(dir.path(), &input, "switched", "continuous", 2);
+    rescale(job.clone(), "rocksdb");
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+    let mut rng = Lcg(seed());
+    let mut job = totals_job(dir.path(), &input, "switched-back", "continuous", 2);
+    job.backend = "rocksdb";
+    while !has_checkpoint(&job.checkpoints) {
+        job.kill_after(rng.between(500, 1200));
+    }
+    assert_backend(&job);
+    job.backend = "memory";
+    job.run();
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+}
+
+/// Asserts that `job`'s newest checkpoint holds state of its backend:
+/// RocksDB's own checkpoint directories, or state files.
+fn assert_backend(job: &Job) {
+    let newest = checkpoints(&job.checkpoints)
+        .into_iter()
+        .next()
+        .expect("a checkpoint");
+    let manifest = Manifest::load(&newest).unwrap();
+    let states: Vec<_> = manifest.tasks.iter().flat_map(|t| &t.states).collect();
+    assert!(!states.is_empty(), "the checkpoint holds no state");
+    let rocksdb = states.iter().all(|s| !s.files.is_empty());
+    let memory = states.iter().all(|s| s.files.is_empty());
+    match job.backend {
+        "rocksdb" => assert!(rocksdb, "not RocksDB checkpoints: {states:?}"),
+        _ => assert!(memory, "not state files: {states:?}"),
+    }
 }
 
 #[test]
@@ -605,6 +788,7 @@ fn a_reduce_over_a_generator_is_exactly_once_across_kills() {
         checkpoints: dir.path().join(format!("{name}-chk")),
         mode: "continuous",
         parallelism: 1,
+        backend: "memory",
     };
     let reference = job("reference");
     reference.run();
@@ -711,6 +895,7 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_no_damaged_checkpoint() {
         .env("CP_DIR", &job.checkpoints)
         .env("CP_MODE", job.mode)
         .env("CP_P", "2")
+        .env("CP_BACKEND", job.backend)
         .env("PIPELINE_LOG", "info")
         .output()
         .unwrap();
@@ -826,6 +1011,7 @@ fn child() {
             format!("out.path={:?}", var("CP_OUT") + "/"),
         ]);
     }
+    args.extend(["--state-backend".into(), var("CP_BACKEND")]);
     if var("CP_MODE") == "micro-batch" {
         args.extend(["--batch-interval".into(), "50ms".into()]);
     }
@@ -842,6 +1028,7 @@ fn child() {
             args.extend(kafka_source_args(&var("CP_TOPIC")));
             pipeline::runtime::cli::main_from::<KafkaTotals, _>(args)
         }
+        "joins" => pipeline::runtime::cli::main_from::<Joins, _>(args),
         "kafka-to-kafka" => {
             args.extend(kafka_source_args(&var("CP_TOPIC")));
             args.extend([

@@ -80,6 +80,9 @@ pub struct RunArgs {
     /// Checkpoint options.
     #[command(flatten)]
     pub checkpoints: CheckpointArgs,
+    /// State backend options.
+    #[command(flatten)]
+    pub state: StateArgs,
     /// Do not print the summary line.
     #[arg(short, long)]
     pub quiet: bool,
@@ -120,6 +123,114 @@ impl CheckpointArgs {
             restore_from: self.restore_from.clone(),
             allow_non_restored_state: self.allow_non_restored_state,
         })
+    }
+}
+
+/// The state backend flags of `run`.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Where keyed state lives: `memory` (typed values, the fastest) or
+    /// `rocksdb` (on local disk, larger than memory, incremental
+    /// checkpoints); default: the config file's `state_backend`, or memory.
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub state_backend: Option<BackendArg>,
+    /// The RocksDB backend's working directory (default: next to the
+    /// checkpoints, or the system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Size of RocksDB's block cache, shared by every stage, e.g. `256MiB`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub rocksdb_block_cache: Option<u64>,
+    /// Size of each RocksDB database's write buffer, e.g. `64MiB`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub rocksdb_write_buffer: Option<u64>,
+    /// Decoded entries each stage keeps in memory before writing them back
+    /// to RocksDB.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rocksdb_cache_entries: Option<u32>,
+}
+
+/// The `--state-backend` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// Typed values in memory.
+    Memory,
+    /// RocksDB on local disk.
+    Rocksdb,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text
+        .parse()
+        .map_err(|e| format!("{e} (write e.g. `64MiB` or `1GiB`)"))?;
+    if size.as_u64() == 0 {
+        return Err("must be more than zero".into());
+    }
+    Ok(size.as_u64())
+}
+
+impl StateArgs {
+    /// The state backend these flags and the config file (`settings`)
+    /// choose; RocksDB flags without RocksDB are an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipeline_runtime::cli::{BackendArg, StateArgs};
+    /// use pipeline_runtime::config::Settings;
+    /// let args = StateArgs {
+    ///     state_backend: Some(BackendArg::Rocksdb),
+    ///     state_dir: None,
+    ///     rocksdb_block_cache: Some(1 << 30),
+    ///     rocksdb_write_buffer: None,
+    ///     rocksdb_cache_entries: None,
+    /// };
+    /// let backend = args.backend(&Settings::default()).unwrap();
+    /// assert_eq!(backend.name(), "rocksdb");
+    /// ```
+    pub fn backend(
+        &self,
+        settings: &Settings,
+    ) -> Result<crate::state::StateBackend, PipelineError> {
+        use crate::state::{RocksDbOptions, StateBackend};
+        let rocksdb = match self.state_backend {
+            Some(b) => b == BackendArg::Rocksdb,
+            None => settings.state_backend.as_deref() == Some("rocksdb"),
+        };
+        if !rocksdb {
+            let given = [
+                (self.state_dir.is_some(), "--state-dir"),
+                (self.rocksdb_block_cache.is_some(), "--rocksdb-block-cache"),
+                (
+                    self.rocksdb_write_buffer.is_some(),
+                    "--rocksdb-write-buffer",
+                ),
+                (
+                    self.rocksdb_cache_entries.is_some(),
+                    "--rocksdb-cache-entries",
+                ),
+            ];
+            if let Some((_, flag)) = given.iter().find(|(set, _)| *set) {
+                return Err(crate::ConfigError::Invalid {
+                    name: (*flag).into(),
+                    message: "only applies to `--state-backend rocksdb`".into(),
+                }
+                .into());
+            }
+            return Ok(StateBackend::Memory);
+        }
+        let default = RocksDbOptions::default();
+        Ok(StateBackend::RocksDb(RocksDbOptions {
+            dir: self
+                .state_dir
+                .clone()
+                .or_else(|| settings.state_dir.clone()),
+            block_cache: self.rocksdb_block_cache.unwrap_or(default.block_cache),
+            write_buffer: self.rocksdb_write_buffer.unwrap_or(default.write_buffer),
+            cache_entries: self
+                .rocksdb_cache_entries
+                .map_or(default.cache_entries, |n| n as usize),
+        }))
     }
 }
 
@@ -175,6 +286,7 @@ impl CommonArgs {
             settings,
             mode,
             checkpoint: None,
+            state: Default::default(),
         })
     }
 }
@@ -316,9 +428,10 @@ where
         Command::Run(args) => args
             .common
             .options()
-            .map(|mut options| {
+            .and_then(|mut options| {
                 options.checkpoint = args.checkpoints.options();
-                options
+                options.state = args.state.backend(&options.settings)?;
+                Ok(options)
             })
             .and_then(P::run_with)
             .map(|outcome| {

@@ -26,6 +26,10 @@ pub struct Settings {
     by_name: BTreeMap<String, toml::Table>,
     /// `parallelism` from a config file, if it set one.
     pub parallelism: Option<usize>,
+    /// `state_backend` (`memory` or `rocksdb`) from a config file.
+    pub state_backend: Option<String>,
+    /// `state_dir` from a config file: where the RocksDB backend works.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -62,10 +66,11 @@ impl Settings {
     }
 
     /// Reads a TOML file: a table per source or sink name, and optionally a
-    /// top-level `parallelism`.
+    /// top-level `parallelism`, `state_backend` and `state_dir`.
     ///
     /// ```toml
     /// parallelism = 4
+    /// state_backend = "rocksdb"
     /// [lines]
     /// port = 9999
     /// ```
@@ -86,6 +91,22 @@ impl Settings {
                 ("parallelism", other) => {
                     return Err(err(format!(
                         "`parallelism` must be a whole number of at least 1, found `{other}`"
+                    )));
+                }
+                ("state_backend", toml::Value::String(b)) if b == "memory" || b == "rocksdb" => {
+                    self.state_backend = Some(b);
+                }
+                ("state_backend", other) => {
+                    return Err(err(format!(
+                        "`state_backend` must be \"memory\" or \"rocksdb\", found `{other}`"
+                    )));
+                }
+                ("state_dir", toml::Value::String(dir)) => {
+                    self.state_dir = Some(dir.into());
+                }
+                ("state_dir", other) => {
+                    return Err(err(format!(
+                        "`state_dir` must be a path in quotes, found `{other}`"
                     )));
                 }
                 (_, toml::Value::Table(t)) => {

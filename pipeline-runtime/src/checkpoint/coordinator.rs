@@ -6,7 +6,7 @@
 //! every task acknowledges a barrier with its report, and sinks read the
 //! committed epoch after each batch.
 
-use super::manifest::{self, FORMAT, Manifest, PendingCommit, TaskReport};
+use super::manifest::{self, FORMAT, Manifest, PendingCommit, StateRef, TaskReport};
 use super::{CheckpointOptions, error};
 use crate::Result;
 use crate::exec::Graph;
@@ -231,7 +231,7 @@ impl Checkpoints {
 
     /// The state files of stage `node_id` in the restored checkpoint.
     /// With the instance that wrote each.
-    pub(crate) fn state_files(&self, node_id: &str) -> Vec<(usize, PathBuf)> {
+    pub(crate) fn state_files(&self, node_id: &str) -> Vec<(usize, PathBuf, StateRef)> {
         let Some((m, path)) = &self.restored else {
             return Vec::new();
         };
@@ -239,7 +239,7 @@ impl Checkpoints {
             .iter()
             .flat_map(|t| t.states.iter().map(move |s| (t.instance, s)))
             .filter(|(_, s)| s.node_id == node_id)
-            .map(|(i, s)| (i, path.join(&s.file)))
+            .map(|(i, s)| (i, path.join(&s.file), s.clone()))
             .collect()
     }
 
@@ -533,6 +533,26 @@ fn write_used(dir: &Path, epoch: u64) -> Result<()> {
 /// Links a final report's state files into a checkpoint's directory.
 fn link_files(from: &Path, to: &Path, report: &TaskReport) -> Result<()> {
     for s in &report.states {
+        if !s.files.is_empty() {
+            // A state directory: its files one by one.
+            let (from, to) = (from.join(&s.file), to.join(&s.file));
+            std::fs::create_dir_all(&to)
+                .map_err(|e| manifest::io_error("checkpoint: cannot create", &to, e))?;
+            let files = TaskReport {
+                states: s
+                    .files
+                    .iter()
+                    .map(|f| StateRef {
+                        file: f.name.clone(),
+                        files: Vec::new(),
+                        ..s.clone()
+                    })
+                    .collect(),
+                ..TaskReport::default()
+            };
+            link_files(&from, &to, &files)?;
+            continue;
+        }
         let (a, b) = (from.join(&s.file), to.join(&s.file));
         match std::fs::hard_link(&a, &b) {
             Ok(()) => {}

@@ -33,7 +33,7 @@ mod state_file;
 
 pub use coordinator::CheckpointStats;
 pub(crate) use coordinator::Checkpoints;
-pub use manifest::{Manifest, PendingCommit, SourcePosition, StateRef, TaskReport};
+pub use manifest::{FileRef, Manifest, PendingCommit, SourcePosition, StateRef, TaskReport};
 
 use crate::exec::channel::{MAX_PARALLELISM, key_group};
 use crate::{ErrorKind, PipelineError, Result};
@@ -146,6 +146,58 @@ impl Snapshot<'_> {
             bytes: w.bytes.len() as u64,
             crc32: crc32fast::hash(&w.bytes),
             entries: w.entries,
+            files: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Saves the state of stage `node` as a directory of files that
+    /// `create` makes (a RocksDB checkpoint, whose files are hard links to
+    /// the working database's), holding `entries` keyed entries.
+    pub(crate) fn write_store(
+        &mut self,
+        node: usize,
+        entries: u64,
+        create: impl FnOnce(&std::path::Path) -> Result<()>,
+    ) -> Result<()> {
+        let (id, label) = self.checkpoints.node(node);
+        let file = format!("{node}-{}.rocksdb", self.instance);
+        let path = self.checkpoints.staging_dir(self.epoch)?.join(&file);
+        if path.exists() {
+            // A final report taken again.
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| manifest::io_error("checkpoint: cannot clear", &path, e))?;
+        }
+        create(&path)?;
+        let mut files = Vec::new();
+        let listing = std::fs::read_dir(&path)
+            .map_err(|e| manifest::io_error("checkpoint: cannot list", &path, e))?;
+        for entry in listing {
+            let entry =
+                entry.map_err(|e| manifest::io_error("checkpoint: cannot list", &path, e))?;
+            let f = entry.path();
+            // Linked table files are already durable; copied ones
+            // (the manifest, options) are made so here.
+            let synced = std::fs::File::open(&f).and_then(|file| {
+                file.sync_all()?;
+                file.metadata()
+            });
+            let meta = synced.map_err(|e| manifest::io_error("checkpoint: cannot sync", &f, e))?;
+            files.push(FileRef {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                bytes: meta.len(),
+            });
+        }
+        manifest::sync_dir(&path)?;
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        self.report.states.push(StateRef {
+            node_id: id,
+            label,
+            file,
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            crc32: 0,
+            entries,
+            files,
         });
         Ok(())
     }
@@ -170,7 +222,9 @@ pub type Restored<K, V, M> = (Vec<(usize, M)>, Vec<(K, V)>);
 /// checkpoint ([`Push::restore`](crate::operator::Push::restore)).
 #[derive(Debug)]
 pub struct Restore<'a> {
-    pub(crate) checkpoints: &'a Checkpoints,
+    /// The run's checkpoints, when it takes them.
+    pub(crate) checkpoints: Option<&'a Checkpoints>,
+    pub(crate) state: &'a crate::state::StateEnv,
     pub(crate) instance: usize,
     pub(crate) parallelism: usize,
 }
@@ -179,17 +233,47 @@ impl Restore<'_> {
     /// The checkpoint being restored; `None` when the run starts afresh
     /// (stages are told so too, with nothing to read back).
     pub fn epoch(&self) -> Option<u64> {
-        self.checkpoints.restored_epoch()
+        self.checkpoints?.restored_epoch()
+    }
+
+    /// Whether the run takes checkpoints.
+    pub fn checkpointing(&self) -> bool {
+        self.checkpoints.is_some()
+    }
+
+    /// The run's state backend.
+    pub(crate) fn state_env(&self) -> &crate::state::StateEnv {
+        self.state
+    }
+
+    /// The RocksDB checkpoint this very instance saved for stage `node`
+    /// and its count of entries, when the parallelism has not changed (so
+    /// it holds exactly the key groups the instance owns now).
+    pub(crate) fn own_store(&self, node: usize) -> Option<(PathBuf, u64)> {
+        let checkpoints = self.checkpoints?;
+        if self.saved_parallelism()? != self.parallelism {
+            return None;
+        }
+        let (id, _) = checkpoints.node(node);
+        let mine: Vec<_> = checkpoints
+            .state_files(&id)
+            .into_iter()
+            .filter(|f| f.0 == self.instance)
+            .collect();
+        match mine.as_slice() {
+            [(_, path, state)] if !state.files.is_empty() => Some((path.clone(), state.entries)),
+            _ => None,
+        }
     }
 
     /// The parallelism the restored checkpoint was taken at.
     pub fn saved_parallelism(&self) -> Option<usize> {
-        self.checkpoints.restored_parallelism()
+        self.checkpoints?.restored_parallelism()
     }
 
     /// The number the run's first checkpoint will have.
     pub fn next_epoch(&self) -> u64 {
-        self.checkpoints.first_epoch()
+        self.checkpoints.map_or(1, Checkpoints::first_epoch)
     }
 
     /// The instance restoring, of how many.
@@ -206,20 +290,25 @@ impl Restore<'_> {
         V: DeserializeOwned,
         M: DeserializeOwned,
     {
-        let (id, label) = self.checkpoints.node(node);
-        let (me, p) = (self.instance, self.parallelism);
         let mut metas = Vec::new();
         let mut entries = Vec::new();
-        for (old, path) in self.checkpoints.state_files(&id) {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| manifest::io_error("checkpoint: cannot read state", &path, e))?;
+        let Some(checkpoints) = self.checkpoints else {
+            return Ok((metas, entries));
+        };
+        let (id, label) = checkpoints.node(node);
+        let (me, p) = (self.instance, self.parallelism);
+        let owned = |group: u16| usize::from(group) * p / MAX_PARALLELISM == me;
+        for (old, path, state) in checkpoints.state_files(&id) {
             let what = format!("stage `{id}` ({label})");
-            let meta = state_file::read(
-                &bytes,
-                &what,
-                |group| usize::from(group) * p / MAX_PARALLELISM == me,
-                |e: (K, V)| entries.push(e),
-            )?;
+            let meta = if state.files.is_empty() {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| manifest::io_error("checkpoint: cannot read state", &path, e))?;
+                state_file::read(&bytes, &what, owned, |e: (K, V)| entries.push(e))?
+            } else {
+                crate::state::read_store_checkpoint(&path, &what, owned, |e: (K, V)| {
+                    entries.push(e)
+                })?
+            };
             metas.push((old, meta));
         }
         metas.sort_by_key(|(i, _)| *i);
@@ -248,7 +337,9 @@ impl Restore<'_> {
     /// published before the crash: publish it again (publishing must be
     /// idempotent).
     pub fn pending(&self, sink: &str) -> Vec<PendingCommit> {
-        self.checkpoints.pending(sink)
+        self.checkpoints
+            .map(|c| c.pending(sink))
+            .unwrap_or_default()
     }
 }
 

@@ -131,6 +131,8 @@ pub struct RunEnv {
     pub(crate) cancelled: Arc<AtomicBool>,
     /// The run's checkpoints, when it takes them.
     pub(crate) checkpoints: Option<Arc<crate::checkpoint::Checkpoints>>,
+    /// The run's state backend.
+    pub(crate) state: crate::state::StateEnv,
 }
 
 impl RunEnv {
@@ -174,6 +176,7 @@ impl RunEnv {
             io: rt.handle().clone(),
             cancelled: Arc::new(AtomicBool::new(false)),
             checkpoints: None,
+            state: crate::state::StateEnv::Memory,
         }
     }
 }

@@ -29,6 +29,7 @@ pub struct Plan {
     pub(crate) mode: super::ExecMode,
     pub(crate) settings: Settings,
     pub(crate) checkpoint: Option<crate::checkpoint::CheckpointOptions>,
+    pub(crate) state: crate::state::StateBackend,
     pub(crate) names: Vec<(String, NodeKind, &'static str)>,
     pub(crate) tasks: Vec<(String, TaskFactory)>,
     pub(crate) collectors: Collectors,
@@ -45,6 +46,21 @@ impl std::fmt::Debug for Plan {
 }
 
 impl Plan {
+    /// `name`, or `name~N` when N - 1 tasks of that name exist already:
+    /// two chains can start the same way (a stream read by two joins), and
+    /// checkpoints tell task instances apart by name. Plans are built in
+    /// the same order every run, so the names are stable across restarts.
+    pub(crate) fn unique_task_name(&self, name: String) -> String {
+        let taken = |n: &str| self.tasks.iter().any(|(t, _)| t == n);
+        if !taken(&name) {
+            return name;
+        }
+        (2..)
+            .map(|i| format!("{name}~{i}"))
+            .find(|n| !taken(n))
+            .unwrap_or(name)
+    }
+
     pub(crate) fn add_task<F>(&mut self, name: String, factory: F)
     where
         F: FnOnce(&MeterSet) -> Vec<Box<dyn TaskInstance>> + 'static,
@@ -143,6 +159,7 @@ impl PipelineBuilder {
                 mode: options.mode.unwrap_or_default(),
                 settings: options.settings,
                 checkpoint: options.checkpoint,
+                state: options.state,
                 names: Vec::new(),
                 tasks: Vec::new(),
                 collectors: Collectors::default(),

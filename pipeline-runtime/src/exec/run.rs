@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub mode: Option<super::ExecMode>,
     /// Whether and where to take checkpoints (and restore from them).
     pub checkpoint: Option<crate::checkpoint::CheckpointOptions>,
+    /// Where keyed state is kept (`--state-backend`).
+    pub state: crate::state::StateBackend,
 }
 
 impl RunOptions {
@@ -61,6 +63,21 @@ impl RunOptions {
     /// ```
     pub fn with_checkpoints(mut self, checkpoint: crate::checkpoint::CheckpointOptions) -> Self {
         self.checkpoint = Some(checkpoint);
+        self
+    }
+
+    /// Options with keyed state kept in `backend`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipeline_runtime::exec::RunOptions;
+    /// use pipeline_runtime::state::{RocksDbOptions, StateBackend};
+    /// let opts = RunOptions::default().with_state(StateBackend::RocksDb(RocksDbOptions::default()));
+    /// assert_eq!(opts.state.name(), "rocksdb");
+    /// ```
+    pub fn with_state(mut self, backend: crate::state::StateBackend) -> Self {
+        self.state = backend;
         self
     }
 
@@ -214,7 +231,13 @@ pub(crate) fn execute(builder: PipelineBuilder) -> Result<RunOutcome> {
         )?)),
         None => None,
     };
+    let state = crate::state::StateEnv::open(
+        &plan.state,
+        &graph.name,
+        plan.checkpoint.as_ref().map(|c| c.dir.as_path()),
+    )?;
     let env = RunEnv {
+        state,
         metrics: metrics.clone(),
         io: io.handle().clone(),
         cancelled: Arc::new(AtomicBool::new(false)),

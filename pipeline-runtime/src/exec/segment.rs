@@ -68,9 +68,10 @@ impl<In: Send + 'static> Segment<In> for SourceSeg<In> {
         W: Push<S::Out> + Send + 'static,
     {
         let (origins, counted) = (self.origins, self.counted);
-        let task = self.task.clone();
+        let name = plan.unique_task_name(self.task);
+        let task = name.clone();
         let source = self.source;
-        plan.add_task(self.task, move |meters: &MeterSet| {
+        plan.add_task(name, move |meters: &MeterSet| {
             let parallelism = origins.len();
             origins
                 .into_iter()
@@ -213,7 +214,16 @@ impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
     /// Starts from the checkpoint being restored, if any (stages are told
     /// about the start either way, so sinks learn the first checkpoint's
     /// number).
-    fn restore(&mut self, checkpoints: &Checkpoints) -> Result<()> {
+    fn restore(&mut self, env: &RunEnv) -> Result<()> {
+        let Some(checkpoints) = env.checkpoints.as_deref() else {
+            // No checkpoints: stages only open their state.
+            return self.chain.restore(&Restore {
+                checkpoints: None,
+                state: &env.state,
+                instance: self.instance,
+                parallelism: self.parallelism,
+            });
+        };
         if let Some(epoch) = checkpoints.restored_epoch() {
             self.taken = epoch;
             self.committed = epoch;
@@ -231,7 +241,8 @@ impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
         }
         let started = std::time::Instant::now();
         self.chain.restore(&Restore {
-            checkpoints,
+            checkpoints: Some(checkpoints),
+            state: &env.state,
             instance: self.instance,
             parallelism: self.parallelism,
         })?;
@@ -365,9 +376,7 @@ impl<In: Send, P: Push<In> + Send> ChainTask<In, P> {
 
 impl<In: Send, P: Push<In> + Send> TaskInstance for ChainTask<In, P> {
     fn run(mut self: Box<Self>, env: &RunEnv) -> Result<()> {
-        if let Some(cp) = env.checkpoints.clone() {
-            self.restore(&cp)?;
-        }
+        self.restore(env)?;
         // A panicking stage is reported by the executor; the commit below
         // must happen first.
         let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(env)))

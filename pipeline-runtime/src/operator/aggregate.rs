@@ -4,7 +4,7 @@
 use super::{MeterSet, Push, Stage};
 use crate::Result;
 use crate::checkpoint::StateValue;
-use crate::state::{KeyedState, MemoryState};
+use crate::state::KeyedStore;
 use std::hash::Hash;
 
 /// An incremental aggregate over records of type `T`, in the shape of
@@ -390,7 +390,7 @@ tuple_aggregate!(A 0, B 1, C 2, D 3, E 4);
 #[derive(Debug)]
 pub struct AggregateOp<K, A: Aggregate<T>, T, Next> {
     agg: A,
-    state: MemoryState<K, A::Acc>,
+    state: KeyedStore<K, A::Acc>,
     node: usize,
     next: Next,
 }
@@ -406,7 +406,7 @@ where
     fn push(&mut self, (key, item): (K, T)) -> Result<()> {
         let agg = &self.agg;
         // One probe; the key is cloned only when it is new.
-        let acc = self.state.get_or_insert_with_ref(&key, || agg.create());
+        let acc = self.state.get_or_insert_with_ref(&key, || agg.create())?;
         agg.add(acc, &item);
         let out = agg.result(acc);
         self.next.push((key, out))
@@ -439,7 +439,7 @@ where
     ) -> Self::Linked<Next> {
         AggregateOp {
             agg: self.agg,
-            state: MemoryState::default(),
+            state: KeyedStore::default(),
             node: self.node,
             next,
         }

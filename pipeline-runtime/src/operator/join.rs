@@ -19,7 +19,7 @@
 use super::{MeterSet, Push, Stage};
 use crate::checkpoint::{Restore, Snapshot, StateValue};
 use crate::exec::metrics::Meter;
-use crate::state::{KeyedState, MemoryState};
+use crate::state::KeyedStore;
 use crate::{Event, Result, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -96,7 +96,7 @@ struct TableSlot<L, R> {
 /// The linked stream-table join.
 #[derive(Debug)]
 pub struct TableJoin<K, L, R, Next> {
-    state: MemoryState<K, TableSlot<L, R>>,
+    state: KeyedStore<K, TableSlot<L, R>>,
     /// Counts the records that never met a row.
     meter: Meter,
     node: usize,
@@ -121,7 +121,7 @@ where
             latest: None,
             waiting: Vec::new(),
             touched: 0,
-        });
+        })?;
         if let Some(ttl) = self.ttl {
             let now = Timestamp::now().as_millis();
             if slot.touched == 0 {
@@ -168,14 +168,16 @@ where
 
     fn flush(&mut self) -> Result<()> {
         if let Some(ttl) = self.ttl {
-            self.expire(Timestamp::now().as_millis(), ttl);
+            self.expire(Timestamp::now().as_millis(), ttl)?;
         }
         self.meter.publish();
         self.next.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        let unmatched: usize = self.state.values().map(|slot| slot.waiting.len()).sum();
+        let mut unmatched = 0;
+        self.state
+            .for_each(|_, slot| unmatched += slot.waiting.len())?;
         if unmatched > 0 {
             tracing::warn!(
                 "{unmatched} records of a join never met a row of their key; they are counted as dropped"
@@ -195,12 +197,13 @@ where
         self.state.restore::<()>(restore, self.node)?;
         self.expiries.clear();
         if let Some(ttl) = self.ttl {
-            for (key, slot) in self.state.iter() {
-                self.expiries
+            let expiries = &mut self.expiries;
+            self.state.for_each(|key, slot| {
+                expiries
                     .entry(slot.touched.saturating_add(ttl))
                     .or_default()
                     .push(key.clone());
-            }
+            })?;
         }
         self.next.restore(restore)
     }
@@ -214,20 +217,22 @@ where
 
 impl<K, L, R, Next> TableJoin<K, L, R, Next>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + StateValue,
+    L: StateValue,
+    R: StateValue,
 {
     /// Drops the keys that saw no record for `ttl` ms; records still
     /// waiting for a row are counted as dropped.
-    fn expire(&mut self, now: i64, ttl: i64) {
+    fn expire(&mut self, now: i64, ttl: i64) -> Result<()> {
         while let Some(entry) = self.expiries.first_entry() {
             if *entry.key() > now {
-                return;
+                return Ok(());
             }
             for key in entry.remove() {
-                let touched = self.state.get(&key).map(|s| s.touched);
+                let touched = self.state.get(&key)?.map(|s| s.touched);
                 match touched {
                     Some(t) if now - t >= ttl => {
-                        if let Some(slot) = self.state.remove(&key) {
+                        if let Some(slot) = self.state.remove(&key)? {
                             self.meter.record_many_skipped(slot.waiting.len() as u64);
                         }
                     }
@@ -241,6 +246,7 @@ where
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -267,7 +273,7 @@ where
         meter: &MeterSet,
     ) -> Self::Linked<Next> {
         TableJoin {
-            state: MemoryState::default(),
+            state: KeyedStore::default(),
             meter: meter.meter(self.node),
             node: self.node,
             ttl: self.ttl,
@@ -289,7 +295,7 @@ struct Buffers<L, R> {
 pub struct IntervalJoin<K, L, R, Next> {
     lower: i64,
     upper: i64,
-    state: MemoryState<K, Buffers<L, R>>,
+    state: KeyedStore<K, Buffers<L, R>>,
     /// When keys may have records to drop: at each watermark past a time,
     /// the keys listed under it are cleaned.
     expiries: BTreeMap<Timestamp, Vec<K>>,
@@ -326,7 +332,7 @@ where
         let buffers = self.state.get_or_insert_with_ref(&key, || Buffers {
             left: Vec::new(),
             right: Vec::new(),
-        });
+        })?;
         let expiry = match item {
             Side::Left(left) => {
                 let (from, to) = (time.plus_millis(lower), time.plus_millis(upper));
@@ -375,7 +381,7 @@ where
         let mut keys: hashbrown::HashSet<K, rustc_hash::FxBuildHasher> = Default::default();
         keys.extend(due.into_values().flatten());
         for key in keys {
-            let empty = match self.state.get_mut(&key) {
+            let empty = match self.state.get_mut(&key)? {
                 Some(b) => {
                     // A left record can still meet rights up to `t + upper`,
                     // a right one lefts up to `t - lower`.
@@ -386,7 +392,7 @@ where
                 None => false,
             };
             if empty {
-                self.state.remove(&key);
+                self.state.remove(&key)?;
             }
         }
         self.next.watermark(watermark)
@@ -415,7 +421,7 @@ where
         self.expiries.clear();
         let (lower, upper) = (self.lower, self.upper);
         let mut expiries: Vec<(Timestamp, K)> = Vec::new();
-        for (key, b) in self.state.iter() {
+        self.state.for_each(|key, b| {
             let last = b
                 .left
                 .iter()
@@ -425,7 +431,7 @@ where
             if let Some(at) = last {
                 expiries.push((at, key.clone()));
             }
-        }
+        })?;
         for (at, key) in expiries {
             self.expire_at(at, &key);
         }
@@ -468,7 +474,7 @@ where
         IntervalJoin {
             lower: self.lower,
             upper: self.upper,
-            state: MemoryState::default(),
+            state: KeyedStore::default(),
             expiries: BTreeMap::new(),
             watermark: Timestamp::MIN,
             meter: meter.meter(self.node),
@@ -571,7 +577,7 @@ mod tests {
         // a right one stays while a left one could still come (up to 10ms
         // after it): 120 and 121 stay, 89 and 95 go.
         join.watermark(Timestamp::from_millis(120)).unwrap();
-        let buffers = join.state.get(&1).unwrap();
+        let buffers = join.state.get(&1).unwrap().unwrap();
         assert!(buffers.left.is_empty());
         let kept: Vec<i64> = buffers.right.iter().map(|(t, _)| t.as_millis()).collect();
         assert_eq!(kept, vec![120, 121]);

@@ -3,7 +3,7 @@
 use super::{MeterSet, Push, Stage, StageFn};
 use crate::Result;
 use crate::checkpoint::StateValue;
-use crate::state::{KeyedState, MemoryState};
+use crate::state::KeyedStore;
 use std::hash::Hash;
 
 /// The linked `reduce` stage: keeps one value per key, combines each new
@@ -31,7 +31,7 @@ use std::hash::Hash;
 #[derive(Debug)]
 pub struct Reduce<K, T, F, Next> {
     f: F,
-    state: MemoryState<K, Option<T>>,
+    state: KeyedStore<K, Option<T>>,
     node: usize,
     next: Next,
 }
@@ -45,7 +45,7 @@ where
 {
     #[inline]
     fn push(&mut self, (key, item): (K, T)) -> Result<()> {
-        let slot = self.state.get_or_insert_with(key, || None);
+        let slot = self.state.get_or_insert_with(key, || None)?;
         let value = match slot.take() {
             Some(previous) => (self.f)(previous, item),
             None => item,
@@ -74,7 +74,7 @@ where
     fn link<Next: Push<T> + Send>(self, next: Next, _meter: &MeterSet) -> Self::Linked<Next> {
         Reduce {
             f: self.0.f,
-            state: MemoryState::default(),
+            state: KeyedStore::default(),
             node: self.0.node,
             next,
         }

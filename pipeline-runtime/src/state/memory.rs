@@ -1,6 +1,6 @@
-//! The in-memory backend: typed values in a hash map, no serialization.
+//! The in-memory backend: typed values in a hash map, serialized only at
+//! checkpoints.
 
-use super::KeyedState;
 use std::hash::Hash;
 
 /// Keyed state in a hash map with a fast non-cryptographic hasher. Values
@@ -50,38 +50,6 @@ impl<K: Hash + Eq, V> MemoryState<K, V> {
         snapshot.write_keyed(node, meta, self.map.iter())
     }
 
-    /// [`snapshot`](Self::snapshot) with the stage's watermark as the meta
-    /// value, for stages whose state is cleaned as event time passes.
-    pub fn snapshot_with_watermark(
-        &self,
-        snapshot: &mut crate::checkpoint::Snapshot<'_>,
-        node: usize,
-        watermark: crate::Timestamp,
-    ) -> crate::Result<()>
-    where
-        K: serde::Serialize,
-        V: serde::Serialize,
-    {
-        self.snapshot(snapshot, node, &watermark.as_millis())
-    }
-
-    /// [`restore`](Self::restore) of what
-    /// [`snapshot_with_watermark`](Self::snapshot_with_watermark) saved;
-    /// returns the watermark to go on from (see
-    /// [`Restore::watermark`](crate::checkpoint::Restore::watermark)).
-    pub fn restore_with_watermark(
-        &mut self,
-        restore: &crate::checkpoint::Restore<'_>,
-        node: usize,
-    ) -> crate::Result<Option<crate::Timestamp>>
-    where
-        K: serde::de::DeserializeOwned,
-        V: serde::de::DeserializeOwned,
-    {
-        let metas = self.restore::<i64>(restore, node)?;
-        Ok(restore.watermark(&metas))
-    }
-
     /// Replaces the entries with those of stage `node` this instance owns
     /// in the checkpoint being restored; returns the saved meta values, by
     /// the instance that saved them.
@@ -101,35 +69,47 @@ impl<K: Hash + Eq, V> MemoryState<K, V> {
     }
 }
 
-impl<K: Hash + Eq, V> KeyedState<K, V> for MemoryState<K, V> {
+impl<K: Hash + Eq, V> MemoryState<K, V> {
+    /// The value of `key`, created by `init` if absent.
     #[inline]
-    fn get_or_insert_with(&mut self, key: K, init: impl FnOnce() -> V) -> &mut V {
+    pub fn get_or_insert_with(&mut self, key: K, init: impl FnOnce() -> V) -> &mut V {
         self.map.entry(key).or_insert_with(init)
     }
 
-    fn get(&self, key: &K) -> Option<&V> {
+    /// The value of `key`, if any.
+    pub fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key)
     }
 
+    /// The value of `key`, created by `init` if absent; the key is cloned
+    /// only when it is inserted.
     #[inline]
-    fn get_or_insert_with_ref(&mut self, key: &K, init: impl FnOnce() -> V) -> &mut V
+    pub fn get_or_insert_with_ref(&mut self, key: &K, init: impl FnOnce() -> V) -> &mut V
     where
         K: Clone,
     {
         self.map.entry_ref(key).or_insert_with(init)
     }
 
+    /// The value of `key` to change, if any.
     #[inline]
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.map.get_mut(key)
     }
 
-    fn remove(&mut self, key: &K) -> Option<V> {
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
         self.map.remove(key)
     }
 
-    fn len(&self) -> usize {
+    /// How many keys have a value.
+    pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Whether no key has a value.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 

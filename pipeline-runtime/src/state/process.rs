@@ -19,7 +19,7 @@ use crate::checkpoint::{Restore, Snapshot, StateValue};
 use crate::exec::MeterSet;
 use crate::exec::metrics::Meter;
 use crate::operator::{Push, Stage};
-use crate::state::{KeyedState, MemoryState};
+use crate::state::KeyedStore;
 use crate::{Result, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -420,7 +420,7 @@ struct Entry<V> {
 /// The linked `process_keyed` stage.
 pub struct KeyedProcessOp<K, In, P: KeyedProcess<K, In>, Next> {
     op: P,
-    state: MemoryState<K, Entry<P::Values>>,
+    state: KeyedStore<K, Entry<P::Values>>,
     /// Keys with timers, by time.
     event_timers: BTreeMap<i64, Vec<K>>,
     processing_timers: BTreeMap<i64, Vec<K>>,
@@ -459,7 +459,7 @@ where
         key: &K,
         f: impl FnOnce(&mut P, &mut ProcessContext<'_, P::Out>) -> Result<()>,
     ) -> Result<()> {
-        let entry = self.state.get_or_insert_with_ref(key, Entry::default);
+        let entry = self.state.get_or_insert_with_ref(key, Entry::default)?;
         // State past its time to live is gone before the call sees it.
         if let Some(ttl) = P::MIN_TTL_MS {
             let now = Timestamp::now().as_millis();
@@ -499,7 +499,7 @@ where
             && entry.timers.event.is_empty()
             && entry.timers.processing.is_empty();
         if empty {
-            self.state.remove(key);
+            self.state.remove(key)?;
         }
         for out in self.out.drain(..) {
             self.meter.record_out();
@@ -510,17 +510,17 @@ where
 
     /// Clears the state of keys not accessed for longer than their fields'
     /// time to live, and drops keys left empty.
-    fn clean_up(&mut self, now: i64) {
+    fn clean_up(&mut self, now: i64) -> Result<()> {
         let (Some(min), Some(max)) = (P::MIN_TTL_MS, P::MAX_TTL_MS) else {
-            return;
+            return Ok(());
         };
         while let Some(entry) = self.cleanups.first_entry() {
             if *entry.key() > now {
-                return;
+                return Ok(());
             }
             let (at, keys) = entry.remove_entry();
             for key in keys {
-                let Some(e) = self.state.get_mut(&key).filter(|e| e.cleanup_at == at) else {
+                let Some(e) = self.state.get_mut(&key)?.filter(|e| e.cleanup_at == at) else {
                     continue;
                 };
                 let idle = now - e.touched;
@@ -537,7 +537,7 @@ where
                     && e.timers.processing.is_empty();
                 match next {
                     _ if empty => {
-                        self.state.remove(&key);
+                        self.state.remove(&key)?;
                     }
                     Some(next) => {
                         e.cleanup_at = next;
@@ -547,6 +547,7 @@ where
                 }
             }
         }
+        Ok(())
     }
 
     /// Fires the timers of `timers` due at `until`.
@@ -566,7 +567,7 @@ where
             let (at, keys) = entry.remove_entry();
             for key in keys {
                 // Still set (not deleted, not fired for a duplicate)?
-                let set = self.state.get_mut(&key).is_some_and(|e| {
+                let set = self.state.get_mut(&key)?.is_some_and(|e| {
                     let list = if processing {
                         &mut e.timers.processing
                     } else {
@@ -608,7 +609,7 @@ where
     fn flush(&mut self) -> Result<()> {
         let now = Timestamp::now().as_millis();
         self.fire(true, now)?;
-        self.clean_up(now);
+        self.clean_up(now)?;
         self.meter.publish();
         self.next.flush()
     }
@@ -645,7 +646,9 @@ where
         self.cleanups.clear();
         let mut cleanups = Vec::new();
         let now = Timestamp::now().as_millis();
-        for (key, entry) in self.state.iter() {
+        let (event_timers, processing_timers) =
+            (&mut self.event_timers, &mut self.processing_timers);
+        self.state.for_each(|key, entry| {
             if let Some(ttl) = P::MIN_TTL_MS {
                 // Saved without a time to live: its time starts now.
                 let touched = if entry.touched > 0 {
@@ -656,17 +659,14 @@ where
                 cleanups.push((touched.saturating_add(ttl), touched, key.clone()));
             }
             for t in &entry.timers.event {
-                self.event_timers.entry(*t).or_default().push(key.clone());
+                event_timers.entry(*t).or_default().push(key.clone());
             }
             for t in &entry.timers.processing {
-                self.processing_timers
-                    .entry(*t)
-                    .or_default()
-                    .push(key.clone());
+                processing_timers.entry(*t).or_default().push(key.clone());
             }
-        }
+        })?;
         for (at, touched, key) in cleanups {
-            if let Some(e) = self.state.get_mut(&key) {
+            if let Some(e) = self.state.get_mut(&key)? {
                 e.cleanup_at = at;
                 e.touched = touched;
             }
@@ -710,7 +710,7 @@ where
     fn link<Next: Push<P::Out> + Send>(self, next: Next, meter: &MeterSet) -> Self::Linked<Next> {
         KeyedProcessOp {
             op: self.op,
-            state: MemoryState::default(),
+            state: KeyedStore::default(),
             event_timers: BTreeMap::new(),
             processing_timers: BTreeMap::new(),
             cleanups: BTreeMap::new(),

@@ -7,6 +7,7 @@ use crate::exec::MeterSet;
 use crate::exec::channel::ForwardSender;
 use crate::exec::metrics::Meter;
 use crate::operator::{Aggregate, Push, Stage};
+use crate::state::KeyedStore;
 use crate::{ConfigError, Result, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -147,7 +148,7 @@ impl<Acc> Slot<Acc> {
 pub struct WindowAggregate<K, T, A: WindowFunction<K, T>, W, Next> {
     assigner: W,
     agg: A,
-    state: hashbrown::HashMap<K, Vec<Slot<A::Acc>>, rustc_hash::FxBuildHasher>,
+    state: KeyedStore<K, Vec<Slot<A::Acc>>>,
     /// Keys to look at when the watermark reaches a time.
     timers: BTreeMap<Timestamp, Vec<K>>,
     watermark: Timestamp,
@@ -173,8 +174,9 @@ fn plus(t: Timestamp, ms: i64) -> Timestamp {
 
 impl<K, T, A, W, Next> WindowAggregate<K, T, A, W, Next>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + StateValue,
     A: WindowFunction<K, T>,
+    A::Acc: StateValue,
     W: WindowAssigner,
     Next: Push<Windowed<K, A::Out>>,
 {
@@ -197,10 +199,10 @@ where
 
     /// Adds `item` to `key`'s window `w` (merging sessions); returns the
     /// window it ended up in.
-    fn add(&mut self, key: &K, w: Window, item: &T) -> Window {
+    fn add(&mut self, key: &K, w: Window, item: &T) -> Result<Window> {
         let agg = &self.agg;
         let (timers, lateness) = (&mut self.timers, self.lateness);
-        let slots = self.state.entry_ref(key).or_default();
+        let slots = self.state.get_or_insert_with_ref(key, Vec::new)?;
         let index = if self.assigner.merges() {
             // Merge every session that overlaps the new one into the first
             // of them (so a long session's state is not copied per record).
@@ -251,7 +253,7 @@ where
         agg.add(&mut slot.acc, item);
         slot.count = slot.count.saturating_add(1);
         slot.dirty = true;
-        slot.window
+        Ok(slot.window)
     }
 
     /// Adds `item` to `key`'s `windows` when they neither merge nor wait
@@ -259,7 +261,7 @@ where
     /// for all of them. Returns whether any window took the record.
     fn add_aligned(&mut self, key: &K, windows: &[Window], item: &T) -> Result<bool> {
         let (lateness, watermark) = (self.lateness, self.watermark);
-        let slots = self.state.entry_ref(key).or_default();
+        let slots = self.state.get_or_insert_with_ref(key, Vec::new)?;
         let mut accepted = false;
         for &w in windows {
             let end = w.max_timestamp();
@@ -294,7 +296,7 @@ where
         }
         if slots.is_empty() {
             // Only late windows: keep no state for the key.
-            self.state.remove(key);
+            self.state.remove(key)?;
         }
         Ok(accepted)
     }
@@ -310,7 +312,7 @@ where
             // The end of time completes every window, including those no
             // timer covers (the global window's).
             self.timers.clear();
-            self.state.keys().cloned().collect()
+            self.state.keys()?
         } else {
             let due = self.timers.split_off(&plus(watermark, 1));
             let fired = std::mem::replace(&mut self.timers, due);
@@ -324,7 +326,7 @@ where
             if !seen.insert(key.clone()) {
                 continue;
             }
-            let Some(slots) = self.state.get_mut(&key) else {
+            let Some(slots) = self.state.get_mut(&key)? else {
                 continue;
             };
             // A key's windows fire in time order.
@@ -349,7 +351,7 @@ where
                 }
             }
             if slots.is_empty() {
-                self.state.remove(&key);
+                self.state.remove(&key)?;
             }
         }
         Ok(())
@@ -361,7 +363,7 @@ where
         let Some(Trigger::Count(n)) = self.trigger else {
             return Ok(());
         };
-        let Some(slots) = self.state.get_mut(key) else {
+        let Some(slots) = self.state.get_mut(key)? else {
             return Ok(());
         };
         if let Some(i) = slots
@@ -370,7 +372,7 @@ where
         {
             let mut slot = slots.swap_remove(i);
             if slots.is_empty() {
-                self.state.remove(key);
+                self.state.remove(key)?;
             }
             Self::emit(&mut self.next, &mut self.meter, &self.agg, key, &mut slot)?;
         }
@@ -392,9 +394,14 @@ where
             return Ok(());
         }
         self.next_early = Some(now + interval);
-        for (key, slots) in &mut self.state {
+        // Keys whose windows changed could be indexed; a scan of every key
+        // per interval is what early firing costs in Flink too.
+        for key in self.state.keys()? {
+            let Some(slots) = self.state.get_mut(&key)? else {
+                continue;
+            };
             for slot in slots.iter_mut().filter(|s| s.dirty && !s.fired) {
-                Self::emit(&mut self.next, &mut self.meter, &self.agg, key, slot)?;
+                Self::emit(&mut self.next, &mut self.meter, &self.agg, &key, slot)?;
             }
         }
         Ok(())
@@ -424,7 +431,7 @@ where
             // A session is late only if the session it would merge into is
             // (as Flink merges before it checks lateness).
             let effective = if self.assigner.merges() {
-                self.state.get(&key).map_or(w, |slots| {
+                self.state.get(&key)?.map_or(w, |slots| {
                     slots
                         .iter()
                         .filter(|s| s.window.overlaps(&w))
@@ -439,14 +446,14 @@ where
             accepted = true;
             let known = self
                 .state
-                .get(&key)
+                .get(&key)?
                 .is_some_and(|slots| slots.iter().any(|s| s.window == w));
-            let window = self.add(&key, w, &item);
+            let window = self.add(&key, w, &item)?;
             if window.max_timestamp() <= self.watermark {
                 // Late but within the allowed lateness: fire (again) now.
                 if let Some(slot) = self
                     .state
-                    .get_mut(&key)
+                    .get_mut(&key)?
                     .and_then(|slots| slots.iter_mut().find(|s| s.window == window))
                 {
                     slot.fired = true;
@@ -530,7 +537,8 @@ where
     /// Saves every key's windows and the watermark; timers are derived
     /// from the windows on restore.
     fn snapshot(&mut self, snapshot: &mut Snapshot<'_>) -> Result<()> {
-        snapshot.write_keyed(self.node, &self.watermark.as_millis(), self.state.iter())?;
+        self.state
+            .snapshot_with_watermark(snapshot, self.node, self.watermark)?;
         if let Some((tx, _)) = &mut self.late_out {
             tx.snapshot(snapshot)?;
         }
@@ -538,28 +546,26 @@ where
     }
 
     fn restore(&mut self, restore: &Restore<'_>) -> Result<()> {
-        let (metas, entries) = restore.keyed::<K, Vec<Slot<A::Acc>>, i64>(self.node)?;
-        if let Some(w) = restore.watermark(&metas) {
+        if let Some(w) = self.state.restore_with_watermark(restore, self.node)? {
             self.watermark = w;
         }
-        self.state.clear();
         self.timers.clear();
-        for (key, slots) in entries {
-            if !self.assigner.is_global() {
-                for slot in &slots {
+        if !self.assigner.is_global() {
+            let (timers, lateness) = (&mut self.timers, self.lateness);
+            self.state.for_each(|key, slots| {
+                for slot in slots {
                     let end = slot.window.max_timestamp();
                     if !slot.fired {
-                        self.timers.entry(end).or_default().push(key.clone());
+                        timers.entry(end).or_default().push(key.clone());
                     }
-                    if self.lateness > 0 {
-                        self.timers
-                            .entry(plus(end, self.lateness))
+                    if lateness > 0 {
+                        timers
+                            .entry(plus(end, lateness))
                             .or_default()
                             .push(key.clone());
                     }
                 }
-            }
-            self.state.insert(key, slots);
+            })?;
         }
         self.next.restore(restore)
     }
@@ -657,7 +663,7 @@ where
         WindowAggregate {
             assigner: self.assigner,
             agg: self.agg,
-            state: hashbrown::HashMap::with_hasher(rustc_hash::FxBuildHasher),
+            state: KeyedStore::default(),
             timers: BTreeMap::new(),
             watermark: Timestamp::MIN,
             lateness: self.lateness,
