@@ -52,7 +52,7 @@ fn run(events: u64, keys: u64, options: RunOptions) -> RunOutcome {
 }
 
 fn rate(events: u64, took: Duration) -> String {
-    format!("{:.1} M events/s", events as f64 / took.as_secs_f64() / 1e6)
+    format!("{:.2} M events/s", events as f64 / took.as_secs_f64() / 1e6)
 }
 
 fn main() {

@@ -341,3 +341,78 @@ fn a_checkpointed_run_of_the_example_refuses_its_single_output_file() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_rocksdb_backend_gives_the_memory_backend_s_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let bad = dir.path().join("bad.jsonl");
+        let mut args = vec![
+            "run".to_owned(),
+            "--parallelism".into(),
+            "2".into(),
+            "--set".into(),
+            format!("bad_rows.path={:?}", bad.display().to_string()),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = clicks(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    let memory = run(&[]);
+    assert!(!memory.is_empty());
+    let work = dir.path().join("state");
+    let rocksdb = run(&[
+        "--state-backend",
+        "rocksdb",
+        "--state-dir",
+        work.to_str().unwrap(),
+        "--rocksdb-block-cache",
+        "8MiB",
+        "--rocksdb-cache-entries",
+        "1",
+    ]);
+    assert_eq!(memory, rocksdb);
+    // The run's working databases are gone with it.
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // So is the config file's choice.
+    let config = dir.path().join("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_backend = \"rocksdb\"\nstate_dir = {:?}\n",
+            work.display().to_string()
+        ),
+    )
+    .unwrap();
+    assert_eq!(run(&["--config", config.to_str().unwrap()]), memory);
+}
+
+#[test]
+fn rocksdb_flags_need_the_rocksdb_backend() {
+    let out = clicks(&["run", "--rocksdb-block-cache", "1GiB"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--rocksdb-block-cache")
+            && err.contains("only applies to `--state-backend rocksdb`"),
+        "{err}"
+    );
+    let out = clicks(&[
+        "run",
+        "--state-backend",
+        "rocksdb",
+        "--rocksdb-write-buffer",
+        "lots",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--rocksdb-write-buffer"),
+        "{}",
+        text(&out.stderr)
+    );
+}

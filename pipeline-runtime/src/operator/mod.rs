@@ -191,10 +191,11 @@ pub trait Push<In> {
         Ok(())
     }
 
-    /// A checkpointed run starts, before any record: read the stage's
-    /// state back from the checkpoint being restored (if there is one;
-    /// [`Restore::epoch`](crate::checkpoint::Restore::epoch)), then forward
-    /// it.
+    /// A run starts, before any record: open the stage's state in the
+    /// run's backend and read it back from the checkpoint being restored
+    /// (if there is one; [`Restore::epoch`](crate::checkpoint::Restore::epoch)),
+    /// then forward it. Called on every run, with checkpoints or without
+    /// ([`Restore::checkpointing`](crate::checkpoint::Restore::checkpointing)).
     fn restore(&mut self, restore: &crate::checkpoint::Restore<'_>) -> Result<()> {
         let _ = restore;
         Ok(())

@@ -66,12 +66,22 @@ impl RocksEnv {
         pipeline: &str,
         checkpoint_dir: Option<&Path>,
     ) -> Result<Self> {
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let base = match (&options.dir, checkpoint_dir) {
             (Some(dir), _) => dir.clone(),
-            (None, Some(chk)) => chk.join("rocksdb"),
+            (None, Some(chk)) => {
+                // A checkpoint directory belongs to one run at a time: what
+                // killed runs left next to it is not needed any more.
+                let base = chk.join("rocksdb");
+                if base.exists() {
+                    std::fs::remove_dir_all(&base).map_err(|e| io_error("clear", &base, e))?;
+                }
+                base
+            }
             (None, None) => std::env::temp_dir(),
         };
-        let root = base.join(format!("{pipeline}-{}", std::process::id()));
+        let root = base.join(format!("{pipeline}-{}-{run}", std::process::id()));
         // A directory of this name is left by a killed process whose pid
         // this one got again: nothing in it is needed.
         if root.exists() {
@@ -226,9 +236,10 @@ impl Io {
         &mut self,
         cache: &mut Cache<K, V>,
     ) -> Result<()> {
+        // The cache is emptied only once its changes are written.
         let mut batch = WriteBatch::default();
-        for (k, c) in cache.drain().filter(|(_, c)| c.dirty) {
-            encode_key(&k, &mut self.key)?;
+        for (k, c) in cache.iter().filter(|(_, c)| c.dirty) {
+            encode_key(k, &mut self.key)?;
             match &c.value {
                 Some(v) => {
                     encode_value(v, &mut self.value)?;
@@ -237,10 +248,11 @@ impl Io {
                 None => batch.delete(&self.key),
             }
         }
-        if batch.is_empty() {
-            return Ok(());
+        if !batch.is_empty() {
+            self.write(batch)?;
         }
-        self.write(batch)
+        cache.clear();
+        Ok(())
     }
 }
 
@@ -261,8 +273,14 @@ fn read_meta<M: serde::de::DeserializeOwned>(db: &DB, dir: &Path) -> Result<M> {
     }
 }
 
-/// Calls `f` with the key group, key and value of every entry of `db`.
-fn scan<K, V>(db: &DB, path: &Path, mut f: impl FnMut(u16, K, V)) -> Result<()>
+/// Calls `f` with the key and value of every entry of `db` whose key group
+/// `keep` accepts (entries of other groups are not decoded).
+fn scan<K, V>(
+    db: &DB,
+    path: &Path,
+    mut keep: impl FnMut(u16) -> bool,
+    mut f: impl FnMut(K, V),
+) -> Result<()>
 where
     K: serde::de::DeserializeOwned,
     V: serde::de::DeserializeOwned,
@@ -276,9 +294,10 @@ where
         let (Some(group), Some(rest)) = (key.get(..2), key.get(2..)) else {
             return Err(error("holds a damaged entry in", path, "short key"));
         };
-        let group = u16::from_be_bytes([group[0], group[1]]);
+        if !keep(u16::from_be_bytes([group[0], group[1]])) {
+            continue;
+        }
         f(
-            group,
             postcard::from_bytes(rest).map_err(damaged)?,
             postcard::from_bytes(&value).map_err(damaged)?,
         );
@@ -291,7 +310,7 @@ where
 pub(crate) fn read_checkpoint<K, V, M>(
     path: &Path,
     what: &str,
-    mut keep: impl FnMut(u16) -> bool,
+    keep: impl FnMut(u16) -> bool,
     mut entry: impl FnMut((K, V)),
 ) -> Result<M>
 where
@@ -305,11 +324,7 @@ where
     let db = DB::open_for_read_only(&opts, path, false)
         .map_err(|e| error(&format!("cannot open the state of {what} in"), path, e))?;
     let meta = read_meta(&db, path)?;
-    scan(&db, path, |group, k, v| {
-        if keep(group) {
-            entry((k, v));
-        }
-    })?;
+    scan(&db, path, keep, |k, v| entry((k, v)))?;
     Ok(meta)
 }
 
@@ -459,7 +474,7 @@ impl<K: Hash + Eq + StateValue, V: StateValue> RocksState<K, V> {
         let old = c.value.take();
         if old.is_some() {
             c.dirty = true;
-            self.len -= 1;
+            self.len = self.len.saturating_sub(1);
         }
         Ok(old)
     }
@@ -471,7 +486,7 @@ impl<K: Hash + Eq + StateValue, V: StateValue> RocksState<K, V> {
     /// Writes pending changes back, then calls `f` with every entry.
     pub(crate) fn for_each(&mut self, mut f: impl FnMut(&K, &V)) -> Result<()> {
         self.io.write_back(&mut self.cache)?;
-        scan(&self.io.db, &self.io.path, |_, k: K, v: V| f(&k, &v))
+        scan(&self.io.db, &self.io.path, |_| true, |k: K, v: V| f(&k, &v))
     }
 
     /// Writes pending changes and `meta` back, then takes a RocksDB
@@ -494,5 +509,76 @@ impl<K: Hash + Eq + StateValue, V: StateValue> RocksState<K, V> {
                 .and_then(|c| c.create_checkpoint(dir))
                 .map_err(|e| error("cannot take a checkpoint of", &io.path, e))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path, cache_entries: usize) -> RocksState<String, Vec<u32>> {
+        let options = RocksDbOptions {
+            dir: Some(dir.to_owned()),
+            cache_entries,
+            ..RocksDbOptions::default()
+        };
+        let env = Arc::new(RocksEnv::new(&options, "Test", None).unwrap());
+        let db = env.open("0-0", None).unwrap();
+        RocksState::new(&env, db, "0-0", 0)
+    }
+
+    #[test]
+    fn values_survive_write_backs_and_count_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        // A cache of two entries: most accesses write back and read again.
+        let mut s = store(dir.path(), 2);
+        for i in 0..100u32 {
+            s.get_or_insert_with(format!("k{}", i % 10), Vec::new)
+                .unwrap()
+                .push(i);
+        }
+        assert_eq!(s.len(), 10);
+        assert_eq!(
+            s.get(&"k3".to_owned()).unwrap(),
+            Some(&(0..10).map(|j| j * 10 + 3).collect::<Vec<_>>())
+        );
+        // Looking up an absent key neither counts nor stores it.
+        assert_eq!(s.get(&"absent".to_owned()).unwrap(), None);
+        assert_eq!(s.get_mut(&"absent".to_owned()).unwrap(), None);
+        assert_eq!(s.remove(&"absent".to_owned()).unwrap(), None);
+        assert_eq!(s.len(), 10);
+        // Removed, then inserted again.
+        assert_eq!(
+            s.remove(&"k3".to_owned()).unwrap().map(|v| v.len()),
+            Some(10)
+        );
+        assert_eq!(s.len(), 9);
+        s.insert("k3".to_owned(), vec![7]).unwrap();
+        s.insert("k4".to_owned(), vec![8]).unwrap();
+        assert_eq!(s.len(), 10);
+        let mut all = Vec::new();
+        s.for_each(|k, v| all.push((k.clone(), v.clone()))).unwrap();
+        all.sort();
+        assert_eq!(all.len(), 10);
+        assert_eq!(all[3], ("k3".to_owned(), vec![7]));
+        assert_eq!(all[4], ("k4".to_owned(), vec![8]));
+        // Entries are stored under their key group.
+        for (k, _) in &all {
+            let mut key = Vec::new();
+            encode_key(k, &mut key).unwrap();
+            assert_eq!(key[..2], key_group(k).to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn the_working_directory_is_removed_with_the_last_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), 8);
+        s.insert("a".into(), vec![1]).unwrap();
+        s.for_each(|_, _| {}).unwrap();
+        let root = s._env.root.clone();
+        assert!(root.join("0-0").exists());
+        drop(s);
+        assert!(!root.exists());
     }
 }

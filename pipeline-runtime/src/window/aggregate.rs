@@ -397,6 +397,12 @@ where
         // Keys whose windows changed could be indexed; a scan of every key
         // per interval is what early firing costs in Flink too.
         for key in self.state.keys()? {
+            // Only keys with a window to emit are changed (and, on
+            // RocksDB, written back).
+            let due = |slots: &Vec<Slot<A::Acc>>| slots.iter().any(|s| s.dirty && !s.fired);
+            if !self.state.get(&key)?.is_some_and(due) {
+                continue;
+            }
             let Some(slots) = self.state.get_mut(&key)? else {
                 continue;
             };
