@@ -38,7 +38,7 @@ macro_rules! forward_control {
         forward_control!(@events);
         forward_control!(@checkpoints);
     };
-    // A stage whose only state is `self.state`, a `MemoryState` saved
+    // A stage whose only state is `self.state`, a `KeyedStore` saved
     // under graph node `self.node`, with no meta value.
     (keyed_state) => {
         fn flush(&mut self) -> $crate::Result<()> {
