@@ -7,7 +7,7 @@
 //! the postcard encoding of the key, and a value as the postcard encoding
 //! of the value. Entries of one key group are therefore contiguous, and an
 //! instance restoring at another parallelism decodes only the entries of
-//! the groups it owns now.
+//! the groups it owns now. The stage's meta value (its watermark) is kept
 //! under a key no group uses.
 //!
 //! Stages get `&mut V`, as from the memory backend: a write-back cache of
