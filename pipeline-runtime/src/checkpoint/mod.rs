@@ -290,10 +290,26 @@ impl Restore<'_> {
         V: DeserializeOwned,
         M: DeserializeOwned,
     {
-        let mut metas = Vec::new();
         let mut entries = Vec::new();
+        let metas = self.keyed_each(node, |e| entries.push(e))?;
+        Ok((metas, entries))
+    }
+
+    /// [`keyed`](Self::keyed), handing each entry to `entry` as it is read
+    /// rather than gathering them (a store on disk takes them in batches).
+    pub(crate) fn keyed_each<K, V, M>(
+        &self,
+        node: usize,
+        mut entry: impl FnMut((K, V)),
+    ) -> Result<Vec<(usize, M)>>
+    where
+        K: DeserializeOwned,
+        V: DeserializeOwned,
+        M: DeserializeOwned,
+    {
+        let mut metas = Vec::new();
         let Some(checkpoints) = self.checkpoints else {
-            return Ok((metas, entries));
+            return Ok(metas);
         };
         let (id, label) = checkpoints.node(node);
         let (me, p) = (self.instance, self.parallelism);
@@ -303,16 +319,14 @@ impl Restore<'_> {
             let meta = if state.files.is_empty() {
                 let bytes = std::fs::read(&path)
                     .map_err(|e| manifest::io_error("checkpoint: cannot read state", &path, e))?;
-                state_file::read(&bytes, &what, owned, |e: (K, V)| entries.push(e))?
+                state_file::read(&bytes, &what, owned, &mut entry)?
             } else {
-                crate::state::read_store_checkpoint(&path, &what, owned, |e: (K, V)| {
-                    entries.push(e)
-                })?
+                crate::state::read_store_checkpoint(&path, &what, owned, &mut entry)?
             };
             metas.push((old, meta));
         }
         metas.sort_by_key(|(i, _)| *i);
-        Ok((metas, entries))
+        Ok(metas)
     }
 
     /// A stage's watermark from the epoch milliseconds its instances saved

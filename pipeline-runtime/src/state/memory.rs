@@ -62,10 +62,11 @@ impl<K: Hash + Eq, V> MemoryState<K, V> {
         K: serde::de::DeserializeOwned,
         V: serde::de::DeserializeOwned,
     {
-        let (metas, entries) = restore.keyed::<K, V, M>(node)?;
         self.map.clear();
-        self.map.extend(entries);
-        Ok(metas)
+        let map = &mut self.map;
+        restore.keyed_each::<K, V, M>(node, |(k, v)| {
+            map.insert(k, v);
+        })
     }
 }
 

@@ -347,19 +347,31 @@ impl<K: Hash + Eq + StateValue, V: StateValue> RocksState<K, V> {
         }
         let db = env.open(&name, None)?;
         let mut state = Self::new(env, db, &name, 0);
-        let (metas, entries) = restore.keyed::<K, V, M>(node)?;
-        let io = &mut state.io;
+        // Entries are written in batches as they are read, so a restore
+        // needs no more memory than a batch, whatever the state's size.
+        let (io, len) = (&mut state.io, &mut state.len);
         let mut batch = WriteBatch::default();
-        for (k, v) in &entries {
-            encode_key(k, &mut io.key)?;
-            encode_value(v, &mut io.value)?;
-            batch.put(&io.key, &io.value);
-            if batch.len() >= 4096 {
-                io.write(std::mem::take(&mut batch))?;
+        let mut failed = None;
+        let metas = restore.keyed_each::<K, V, M>(node, |(k, v)| {
+            if failed.is_some() {
+                return;
             }
+            let mut put = || -> Result<()> {
+                encode_key(&k, &mut io.key)?;
+                encode_value(&v, &mut io.value)?;
+                batch.put(&io.key, &io.value);
+                *len += 1;
+                if batch.len() >= 4096 {
+                    io.write(std::mem::take(&mut batch))?;
+                }
+                Ok(())
+            };
+            failed = put().err();
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
         }
         io.write(batch)?;
-        state.len = entries.len();
         Ok((state, metas))
     }
 
