@@ -699,15 +699,9 @@ fn interval_and_table_joins_on_rocksdb_are_exactly_once_across_kills() {
 }
 
 /// Kills `job` until a checkpoint exists, then finishes it at
-/// parallelism 3 on `backend`; returns the last run's stderr.
-fn rescale(mut job: Job, backend: &'static str) -> String {
-    let mut rng = Lcg(seed());
-    let mut attempts = 0;
-    while !has_checkpoint(&job.checkpoints) {
-        job.kill_after(rng.between(500, 1200));
-        attempts += 1;
-        assert!(attempts < 10, "no checkpoint was ever completed");
-    }
+/// parallelism 3 on `backend`.
+fn rescale(mut job: Job, backend: &'static str) {
+    kill_until_checkpoint(&job);
     job.parallelism = 3;
     job.backend = backend;
     let stderr = job.run();
@@ -715,43 +709,52 @@ fn rescale(mut job: Job, backend: &'static str) -> String {
         stderr.contains("taken at parallelism 2, now 3"),
         "the run did not restore: {stderr}"
     );
-    stderr
+}
+
+/// Kills `job` at random points until it has completed a checkpoint.
+fn kill_until_checkpoint(job: &Job) {
+    let mut rng = Lcg(seed());
+    let mut attempts = 0;
+    while !has_checkpoint(&job.checkpoints) {
+        job.kill_after(rng.between(500, 1200));
+        attempts += 1;
+        assert!(attempts < 10, "no checkpoint was ever completed");
+    }
+}
+
+/// `Totals` killed at parallelism 2 until a checkpoint exists, finished
+/// at 3, on `backend` throughout.
+fn rescaled_totals(backend: &'static str) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path());
+    let mut job = totals_job(dir.path(), &input, "rescaled", "continuous", 2);
+    job.backend = backend;
+    rescale(job.clone(), backend);
+    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
 }
 
 #[test]
 fn a_checkpoint_taken_at_two_instances_restores_at_three() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_input(dir.path());
-    let job = totals_job(dir.path(), &input, "rescaled", "continuous", 2);
-    rescale(job.clone(), "memory");
-    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+    rescaled_totals("memory");
 }
 
 #[test]
 fn a_rocksdb_checkpoint_taken_at_two_instances_restores_at_three() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_input(dir.path());
-    let mut job = totals_job(dir.path(), &input, "rescaled", "continuous", 2);
-    job.backend = "rocksdb";
-    rescale(job.clone(), "rocksdb");
-    assert_eq!(parse_totals(&published(&job.out)), expected_totals());
+    rescaled_totals("rocksdb");
 }
 
 #[test]
 fn a_memory_checkpoint_restores_on_rocksdb_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path());
-    // Killed on memory, then on RocksDB, then finished on memory (at
-    // another parallelism each time the state changes hands).
+    // Killed on memory and finished on RocksDB at parallelism 3; then
+    // killed on RocksDB and finished on memory at the same parallelism.
     let job = totals_job(dir.path(), &input, "switched", "continuous", 2);
     rescale(job.clone(), "rocksdb");
     assert_eq!(parse_totals(&published(&job.out)), expected_totals());
-    let mut rng = Lcg(seed());
     let mut job = totals_job(dir.path(), &input, "switched-back", "continuous", 2);
     job.backend = "rocksdb";
-    while !has_checkpoint(&job.checkpoints) {
-        job.kill_after(rng.between(500, 1200));
-    }
+    kill_until_checkpoint(&job);
     assert_backend(&job);
     job.backend = "memory";
     job.run();

@@ -241,11 +241,6 @@ impl Restore<'_> {
         self.checkpoints.is_some()
     }
 
-    /// The run's state backend.
-    pub(crate) fn state_env(&self) -> &crate::state::StateEnv {
-        self.state
-    }
-
     /// The RocksDB checkpoint this very instance saved for stage `node`
     /// and its count of entries, when the parallelism has not changed (so
     /// it holds exactly the key groups the instance owns now).

@@ -216,7 +216,7 @@ impl<K: Hash + Eq + StateValue, V: StateValue> KeyedStore<K, V> {
         match &mut self.inner {
             Store::Memory(m) => Ok(m.get_or_insert_with_ref(key, init)),
             #[cfg(feature = "rocksdb")]
-            Store::RocksDb(r) => r.get_or_insert_with(key.clone(), init),
+            Store::RocksDb(r) => r.get_or_insert_with_ref(key, init),
         }
     }
 
@@ -341,7 +341,7 @@ impl<K: Hash + Eq + StateValue, V: StateValue> KeyedStore<K, V> {
         restore: &Restore<'_>,
         node: usize,
     ) -> Result<Vec<(usize, M)>> {
-        match restore.state_env() {
+        match restore.state {
             StateEnv::Memory => {
                 let mut m = MemoryState::default();
                 let metas = m.restore(restore, node)?;

@@ -187,6 +187,12 @@ struct Io {
     write: WriteOptions,
 }
 
+/// A cache entry that was just made is not there: a bug, reported rather
+/// than a panic.
+fn lost_entry() -> PipelineError {
+    crate::checkpoint::error("the state cache lost an entry".into())
+}
+
 fn encode_error(e: postcard::Error) -> PipelineError {
     crate::checkpoint::error(format!("cannot encode state: {e}"))
 }
@@ -431,6 +437,28 @@ impl<K: Hash + Eq + StateValue, V: StateValue> RocksState<K, V> {
         }))
     }
 
+    /// As [`get_or_insert_with`](Self::get_or_insert_with); the key is
+    /// cloned only when it is not cached.
+    pub(crate) fn get_or_insert_with_ref(
+        &mut self,
+        key: &K,
+        init: impl FnOnce() -> V,
+    ) -> Result<&mut V>
+    where
+        K: Clone,
+    {
+        if !self.cache.contains_key(key) {
+            return self.get_or_insert_with(key.clone(), init);
+        }
+        let len = &mut self.len;
+        let c = self.cache.get_mut(key).ok_or_else(lost_entry)?;
+        c.dirty = true;
+        Ok(c.value.get_or_insert_with(|| {
+            *len += 1;
+            init()
+        }))
+    }
+
     pub(crate) fn insert(&mut self, key: K, value: V) -> Result<()> {
         let (c, len) = self.slot(key)?;
         if c.value.is_none() {
@@ -457,9 +485,7 @@ impl<K: Hash + Eq + StateValue, V: StateValue> RocksState<K, V> {
                 },
             );
         }
-        self.cache
-            .get_mut(key)
-            .ok_or_else(|| crate::checkpoint::error("the state cache lost an entry".into()))
+        self.cache.get_mut(key).ok_or_else(lost_entry)
     }
 
     pub(crate) fn get(&mut self, key: &K) -> Result<Option<&V>>
